@@ -1,0 +1,168 @@
+use super::*;
+use crate::error::Location;
+
+fn sample_messages() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    encode_hello(
+        &mut buf,
+        &Hello {
+            protocol: PROTOCOL,
+            fingerprint: 0xdead_beef,
+            pid: 42,
+        },
+    );
+    out.push(buf.clone());
+    let tasks = [
+        Task {
+            seq: 1,
+            id: "app::f",
+            args: b"abc",
+        },
+        Task {
+            seq: 2,
+            id: "app::g",
+            args: b"",
+        },
+    ];
+    encode_request(&mut buf, tasks.iter().copied());
+    out.push(buf.clone());
+    begin_response(&mut buf);
+    push_outcome(&mut buf, 1, Ok(b"xyz"));
+    let failure = Failure::Panicked(PanicInfo {
+        message: "boom".into(),
+        location: Some(Location {
+            file: "a.rs".into(),
+            line: 1,
+            column: 2,
+        }),
+        backtrace: None,
+    });
+    push_outcome(&mut buf, 2, Err(&failure));
+    out.push(buf.clone());
+    out
+}
+
+#[test]
+fn round_trips_every_message() {
+    let msgs = sample_messages();
+    assert_eq!(
+        decode(&msgs[0]).unwrap(),
+        Message::Hello(Hello {
+            protocol: PROTOCOL,
+            fingerprint: 0xdead_beef,
+            pid: 42
+        })
+    );
+    let Message::Request(tasks) = decode(&msgs[1]).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(
+        (tasks[0].seq, tasks[0].id, tasks[0].args),
+        (1, "app::f", &b"abc"[..])
+    );
+    assert_eq!(
+        (tasks[1].seq, tasks[1].id, tasks[1].args),
+        (2, "app::g", &b""[..])
+    );
+    let Message::Response(outcomes) = decode(&msgs[2]).unwrap() else {
+        panic!("not a response")
+    };
+    assert_eq!(
+        outcomes[0],
+        Outcome {
+            seq: 1,
+            result: Ok(b"xyz")
+        }
+    );
+    assert!(matches!(&outcomes[1].result, Err(Failure::Panicked(p)) if p.message == "boom"));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    for msg in sample_messages() {
+        for cut in 0..msg.len() {
+            assert!(decode(&msg[..cut]).is_err(), "cut at {cut} of {msg:?}");
+        }
+    }
+}
+
+#[test]
+fn trailing_bytes_are_an_error() {
+    for mut msg in sample_messages() {
+        msg.push(0);
+        assert!(decode(&msg).is_err());
+    }
+}
+
+#[test]
+fn lying_lengths_and_counts_are_errors() {
+    // A request claiming u32::MAX tasks in a few bytes.
+    let mut msg = vec![REQUEST];
+    msg.extend_from_slice(&u32::MAX.to_le_bytes());
+    assert!(decode(&msg).is_err());
+    // A response whose payload claims u64::MAX bytes.
+    let mut msg = vec![RESPONSE];
+    msg.extend_from_slice(&1u32.to_le_bytes());
+    msg.extend_from_slice(&7u64.to_le_bytes());
+    msg.push(0);
+    msg.extend_from_slice(&u64::MAX.to_le_bytes());
+    assert!(decode(&msg).is_err());
+    // An unknown tag, an unknown outcome kind, a non-UTF-8 ID.
+    assert!(decode(&[99]).is_err());
+    let mut msg = vec![RESPONSE];
+    msg.extend_from_slice(&1u32.to_le_bytes());
+    msg.extend_from_slice(&7u64.to_le_bytes());
+    msg.push(9);
+    msg.extend_from_slice(&0u64.to_le_bytes());
+    assert!(decode(&msg).is_err());
+    let mut buf = Vec::new();
+    encode_request(
+        &mut buf,
+        [Task {
+            seq: 0,
+            id: "ab",
+            args: b"",
+        }]
+        .into_iter(),
+    );
+    buf[13] = 0xff;
+    assert!(decode(&buf).is_err());
+}
+
+#[test]
+fn pseudo_random_bytes_never_panic() {
+    // A fixed xorshift stream: reproducible without a dependency.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let seeds = sample_messages();
+    for round in 0..20_000 {
+        let mut msg = seeds[round % seeds.len()].clone();
+        let flips = 1 + next() % 4;
+        for _ in 0..flips {
+            let i = (next() as usize) % msg.len();
+            msg[i] = next() as u8;
+        }
+        let _ = decode(&msg);
+    }
+}
+
+#[test]
+fn values_round_trip_and_refuse_garbage() {
+    let bytes = encode_value(&(5u32, String::from("hi"), 2.5f64)).unwrap();
+    let back: (u32, String, f64) = decode_value(&bytes).unwrap();
+    assert_eq!(back, (5, "hi".into(), 2.5));
+    assert!(decode_value::<(u32, String)>(&bytes[..2]).is_err());
+    let mut long = bytes.clone();
+    long.push(1);
+    assert!(decode_value::<(u32, String, f64)>(&long).is_err());
+    // A Vec claiming an absurd length is an error, not an allocation.
+    let absurd = encode_value(&u64::MAX).unwrap();
+    assert!(decode_value::<Vec<u8>>(&absurd).is_err());
+}

@@ -1,0 +1,140 @@
+//! How a re-executed binary becomes a worker before `main` runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::builder::Builder;
+use crate::transport::Transport;
+
+/// Names the transport a re-executed child must serve on; its presence makes
+/// the process a worker.
+pub(crate) const ENV_WORKER: &str = "PROCS_WORKER";
+/// The message size limit the parent configured.
+pub(crate) const ENV_MAX_MESSAGE: &str = "PROCS_MAX_MESSAGE";
+
+/// Exit code of a worker whose binary does not link the transport it was
+/// started for.
+pub(crate) const EXIT_NO_TRANSPORT: i32 = 121;
+/// Exit code of a worker that could not reach its parent.
+pub(crate) const EXIT_CONNECT: i32 = 122;
+
+static IN_WORKER: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is a procs worker.
+pub(crate) fn in_worker() -> bool {
+    IN_WORKER.load(Ordering::Relaxed)
+}
+
+/// A transport a re-executed worker can be routed to. Not a public API: use
+/// [`register_transport!`](crate::register_transport).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TransportEntry {
+    /// [`Transport::NAME`].
+    pub name: &'static str,
+    /// Connects and serves until the parent goes away; never returns.
+    pub serve: fn(usize) -> !,
+}
+
+/// Every transport linked into the binary.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static TRANSPORTS: [TransportEntry];
+
+/// The facade's choice of default transport, applied by [`Builder::build`]
+/// when none was given. Not a public API.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static DEFAULT_TRANSPORT: [fn(Builder) -> Builder];
+
+/// Worker side of a transport: connect, then serve. Not a public API.
+#[doc(hidden)]
+pub fn serve<T: Transport>(max_message_size: usize) -> ! {
+    match T::connect(max_message_size) {
+        Ok(channel) => crate::worker::serve(channel),
+        Err(error) => {
+            eprintln!(
+                "procs worker: cannot connect over the `{}` transport: {error}",
+                T::NAME
+            );
+            std::process::exit(EXIT_CONNECT)
+        }
+    }
+}
+
+/// Registers a [`Transport`] so that re-executed workers can be routed to it.
+///
+/// Invoke it once, in the transport's own crate, next to the type.
+///
+/// # Examples
+///
+/// See [`Transport`] for a complete transport; its last line is:
+///
+/// ```ignore
+/// procs_core::register_transport!(SocketTransport);
+/// ```
+#[macro_export]
+macro_rules! register_transport {
+    ($transport:ty) => {
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::__private::TRANSPORTS)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static ENTRY: $crate::__private::TransportEntry = $crate::__private::TransportEntry {
+                name: <$transport as $crate::Transport>::NAME,
+                serve: $crate::__private::serve::<$transport>,
+            };
+        };
+    };
+}
+
+// SAFETY (of running before main): the function only reads and removes
+// environment variables while the process is still single-threaded, and
+// either returns at once (not a worker) or never returns (exits).
+#[ctor::ctor(unsafe)]
+fn become_worker_before_main() {
+    init();
+}
+
+/// Turns this process into a worker if it was started as one; returns at once
+/// otherwise.
+///
+/// On Linux and the other platforms `ctor` supports, procs does this before
+/// `main` on its own, so a `#[remote]` function works in any binary, test or
+/// example with no set-up at all. Calling `init()` first thing in `main` is
+/// harmless and documents the worker entry; on a platform where constructors
+/// do not run, it is required.
+///
+/// # Examples
+///
+/// ```
+/// fn main() {
+///     procs_core::init();
+///     // ... the program, which may start pools ...
+/// }
+/// ```
+pub fn init() {
+    let Some(name) = std::env::var_os(ENV_WORKER) else {
+        return;
+    };
+    IN_WORKER.store(true, Ordering::Relaxed);
+    let max = std::env::var(ENV_MAX_MESSAGE)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(crate::builder::DEFAULT_MAX_MESSAGE_SIZE);
+    // SAFETY: a worker is single-threaded here (before main, or the first
+    // line of main as documented). Removing the variables keeps programs the
+    // worker itself starts from mistaking themselves for workers.
+    unsafe {
+        std::env::remove_var(ENV_WORKER);
+        std::env::remove_var(ENV_MAX_MESSAGE);
+    }
+    match TRANSPORTS.iter().find(|t| name == t.name) {
+        Some(transport) => (transport.serve)(max),
+        None => {
+            eprintln!(
+                "procs worker: this binary links no `{}` transport; the parent and the worker must be the same binary",
+                name.to_string_lossy()
+            );
+            std::process::exit(EXIT_NO_TRANSPORT)
+        }
+    }
+}

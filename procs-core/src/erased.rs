@@ -1,0 +1,38 @@
+//! Object-safe views of [`Transport`] and [`Channel`], so that a pool picks
+//! its transport at run time without being generic over it.
+
+use std::process::{Child, Command};
+
+use crate::BoxError;
+use crate::transport::{Channel, Transport};
+
+pub(crate) trait ErasedTransport: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn spawn(&self, cmd: Command, max: usize) -> Result<(Box<dyn ErasedChannel>, Child), BoxError>;
+}
+
+pub(crate) trait ErasedChannel: Send {
+    fn send(&mut self, msg: &[u8]) -> Result<(), BoxError>;
+    fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError>;
+}
+
+impl<T: Transport> ErasedTransport for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn spawn(&self, cmd: Command, max: usize) -> Result<(Box<dyn ErasedChannel>, Child), BoxError> {
+        let (channel, child) = Transport::spawn(self, cmd, max)?;
+        Ok((Box::new(channel), child))
+    }
+}
+
+impl<C: Channel> ErasedChannel for C {
+    fn send(&mut self, msg: &[u8]) -> Result<(), BoxError> {
+        Channel::send(self, msg).map_err(Into::into)
+    }
+
+    fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError> {
+        Channel::recv(self).map_err(Into::into)
+    }
+}

@@ -1,0 +1,277 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Exit;
+
+/// A type-erased error, as returned by transports and codecs.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::BoxError;
+///
+/// let err: BoxError = "the pipe broke".into();
+/// assert_eq!(err.to_string(), "the pipe broke");
+/// ```
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Errors returned by [`call`](crate::Pool::call), [`pmap`](crate::Pool::pmap)
+/// and the [`Pool`](crate::Pool).
+///
+/// Every task yields a `Result<T, Error>`: a task that fails never stops its
+/// siblings, and the caller decides what to do. Variants carry data, not
+/// pre-formatted text, so a program can match on them.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::Error;
+///
+/// let err = Error::UnknownFunction { id: "app::gone".into(), known: vec!["app::here".into()] };
+/// assert_eq!(
+///     err.to_string(),
+///     "no remote function registered with id `app::gone` (known: `app::here`)"
+/// );
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The remote function panicked; the worker caught the panic and lives on.
+    #[error("remote function `{id}` panicked at {panic}")]
+    Panicked {
+        /// The ID of the function that panicked.
+        id: String,
+        /// The panic's message, location and (when `RUST_BACKTRACE` is set in
+        /// the worker) backtrace.
+        panic: PanicInfo,
+    },
+    /// The worker process died (abort, segfault, `exit`, kill) while it held
+    /// this task. The pool replaces the worker; only this task fails.
+    #[error("worker died while running `{id}`: {exit}")]
+    WorkerDied {
+        /// The ID of the function the worker was running.
+        id: String,
+        /// How the worker ended: an exit code or a signal.
+        exit: Exit,
+    },
+    /// No function is registered under the requested ID in the worker.
+    #[error(
+        "no remote function registered with id `{id}` (known: {})",
+        KnownIds(known)
+    )]
+    UnknownFunction {
+        /// The ID that was asked for.
+        id: String,
+        /// The IDs the worker knows, sorted.
+        known: Vec<String>,
+    },
+    /// Two `#[remote]` functions share one ID; pin distinct ones with
+    /// `#[remote(id = "...")]`.
+    #[error("remote function id `{id}` is registered more than once")]
+    DuplicateId {
+        /// The ID registered more than once.
+        id: String,
+    },
+    /// The function given to `proc!` or `pmap` carries no `#[remote]` attribute.
+    #[error("`{name}` is not a #[remote] function; add #[remote] to its definition")]
+    NotRemote {
+        /// The function's type name.
+        name: &'static str,
+    },
+    /// The arguments or the return value of a function could not be encoded.
+    #[error("failed to encode the {payload} of `{id}`")]
+    Encode {
+        /// The ID of the function.
+        id: String,
+        /// Which value failed.
+        payload: Payload,
+        /// The codec's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The arguments or the return value of a function could not be decoded.
+    #[error("failed to decode the {payload} of `{id}`")]
+    Decode {
+        /// The ID of the function.
+        id: String,
+        /// Which value failed.
+        payload: Payload,
+        /// The codec's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A message is larger than the configured limit.
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The size of the message, in bytes.
+        size: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A message from the other side could not be parsed.
+    #[error("malformed {0} message")]
+    Malformed(&'static str),
+    /// A worker process could not be started.
+    #[error("failed to spawn a worker process")]
+    Spawn(#[source] BoxError),
+    /// A worker process ended before its handshake, for example because the
+    /// binary exits or crashes before `main` when re-executed.
+    #[error("worker process ended before its handshake: {exit}")]
+    StartupFailed {
+        /// How the worker ended.
+        exit: Exit,
+    },
+    /// No transport was given to the pool and none is enabled in the `procs`
+    /// facade.
+    #[error(
+        "no procs transport available; enable the `pipe` or `ipc` feature of `procs`, \
+         or give one with `Pool::builder().transport(...)`"
+    )]
+    NoTransport,
+    /// A pool setting is out of range.
+    #[error("invalid pool setting `{setting}`: {problem}")]
+    InvalidSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong with the value.
+        problem: &'static str,
+    },
+    /// The worker speaks another version of the procs protocol.
+    #[error("worker speaks procs protocol {found}, expected {expected}")]
+    ProtocolMismatch {
+        /// The parent's protocol version.
+        expected: u32,
+        /// The worker's protocol version.
+        found: u32,
+    },
+    /// The worker runs a different build of the program than the parent.
+    #[error(
+        "worker runs a different build of the program (fingerprint {found:016x}, expected {expected:016x})"
+    )]
+    BinaryMismatch {
+        /// The parent's build fingerprint.
+        expected: u64,
+        /// The worker's build fingerprint.
+        found: u64,
+    },
+    /// The transport failed to send or receive a message.
+    #[error("transport failed")]
+    Transport(#[source] BoxError),
+    /// A pool was started inside a procs worker process.
+    ///
+    /// Workers never start pools of their own, so that a program whose
+    /// worker entry is missing cannot become a fork bomb.
+    #[error(
+        "cannot start a procs pool inside a procs worker; call `procs::init()` first thing in `main` \
+         so that worker processes never reach the code that starts pools"
+    )]
+    InsideWorker,
+    /// The pool was shut down before the task ran.
+    #[error("the pool is shut down")]
+    PoolClosed,
+}
+
+/// Which value of a call an [`Error::Encode`] or [`Error::Decode`] refers to.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::Payload;
+///
+/// assert_eq!(Payload::Arguments.to_string(), "arguments");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Payload {
+    /// The arguments, encoded by the parent and decoded by the worker.
+    Arguments,
+    /// The return value, encoded by the worker and decoded by the parent.
+    Result,
+}
+
+impl fmt::Display for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Payload::Arguments => "arguments",
+            Payload::Result => "return value",
+        })
+    }
+}
+
+/// What a worker reports about a panic: message, location and backtrace.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::{Location, PanicInfo};
+///
+/// let info = PanicInfo {
+///     message: "boom".into(),
+///     location: Some(Location { file: "src/main.rs".into(), line: 3, column: 5 }),
+///     backtrace: None,
+/// };
+/// assert_eq!(info.to_string(), "src/main.rs:3:5: boom");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PanicInfo {
+    /// The panic's message (the payload when it is a string).
+    pub message: String,
+    /// Where the panic happened.
+    pub location: Option<Location>,
+    /// The backtrace, captured when `RUST_BACKTRACE` is set in the worker.
+    pub backtrace: Option<String>,
+}
+
+impl fmt::Display for PanicInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some(location) => write!(f, "{location}: {}", self.message),
+            None => write!(f, "an unknown location: {}", self.message),
+        }
+    }
+}
+
+/// A source location, as reported with a panic.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::Location;
+///
+/// let here = Location { file: "src/lib.rs".into(), line: 10, column: 1 };
+/// assert_eq!(here.to_string(), "src/lib.rs:10:1");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// The source file.
+    pub file: String,
+    /// The line, from 1.
+    pub line: u32,
+    /// The column, from 1.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+struct KnownIds<'a>(&'a [String]);
+
+impl fmt::Display for KnownIds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (i, id) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{id}`")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,159 @@
+//! Length-prefixed framing for transports built on byte streams.
+//!
+//! A frame is an 8-byte little-endian length followed by that many bytes.
+//! Stream transports (pipes, sockets) use these two functions so that every
+//! transport frames alike and enforces the size limit before allocating.
+
+use std::io::{self, Read, Write};
+
+/// The size of a frame's length prefix, in bytes.
+pub const HEADER_LEN: usize = 8;
+
+/// Messages up to this size are written with their header in one `write`.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// Writes `msg` as one frame.
+///
+/// # Examples
+///
+/// ```
+/// let mut wire = Vec::new();
+/// procs_core::frame::write_frame(&mut wire, b"hi")?;
+/// assert_eq!(wire, [2, 0, 0, 0, 0, 0, 0, 0, b'h', b'i']);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Whatever the writer returns.
+pub fn write_frame(w: &mut impl Write, msg: &[u8]) -> io::Result<()> {
+    let header = (msg.len() as u64).to_le_bytes();
+    if msg.len() <= COALESCE_LIMIT {
+        // One syscall for small messages: a pipe round trip is dominated by
+        // wake-ups, not bytes.
+        let mut buf = Vec::with_capacity(HEADER_LEN + msg.len());
+        buf.extend_from_slice(&header);
+        buf.extend_from_slice(msg);
+        w.write_all(&buf)
+    } else {
+        w.write_all(&header)?;
+        w.write_all(msg)
+    }
+}
+
+/// Reads one frame; `Ok(None)` if the stream ended cleanly before it.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::frame::{read_frame, write_frame};
+///
+/// let mut wire = Vec::new();
+/// write_frame(&mut wire, b"hello")?;
+/// let mut reader = &wire[..];
+/// assert_eq!(read_frame(&mut reader, 1024)?.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(read_frame(&mut reader, 1024)?, None);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`io::ErrorKind::InvalidData`] when the frame is longer than `limit`
+/// (nothing is allocated for it), [`io::ErrorKind::UnexpectedEof`] when the
+/// stream ends inside a frame, and whatever the reader returns.
+pub fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut header = [0u8; HEADER_LEN];
+    let mut filled = 0;
+    while filled < HEADER_LEN {
+        match r.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u64::from_le_bytes(header);
+    if len > limit as u64 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            FrameTooLarge { len, limit },
+        ));
+    }
+    let mut msg = vec![0u8; len as usize];
+    r.read_exact(&mut msg)?;
+    Ok(Some(msg))
+}
+
+/// A frame header announced more bytes than the limit allows.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::frame::{read_frame, FrameTooLarge};
+///
+/// let wire = 100u64.to_le_bytes();
+/// let err = read_frame(&mut &wire[..], 10).unwrap_err();
+/// let too_large = err.get_ref().unwrap().downcast_ref::<FrameTooLarge>().unwrap();
+/// assert_eq!((too_large.len, too_large.limit), (100, 10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("frame of {len} bytes exceeds the limit of {limit} bytes")]
+pub struct FrameTooLarge {
+    /// The announced length.
+    pub len: u64,
+    /// The limit in force.
+    pub limit: usize,
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn framed(msgs: &[&[u8]]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        for msg in msgs {
+            write_frame(&mut wire, msg).unwrap();
+        }
+        wire
+    }
+
+    #[test]
+    fn round_trips_empty_small_and_large() {
+        let big = vec![7u8; COALESCE_LIMIT * 3];
+        let wire = framed(&[b"", b"abc", &big]);
+        let mut r = &wire[..];
+        assert_eq!(read_frame(&mut r, usize::MAX).unwrap().unwrap(), b"");
+        assert_eq!(read_frame(&mut r, usize::MAX).unwrap().unwrap(), b"abc");
+        assert_eq!(read_frame(&mut r, usize::MAX).unwrap().unwrap(), big);
+        assert!(read_frame(&mut r, usize::MAX).unwrap().is_none());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_clean_end() {
+        let wire = framed(&[b"hello world"]);
+        for cut in 0..wire.len() {
+            let result = read_frame(&mut &wire[..cut], 1024);
+            if cut == 0 {
+                assert!(result.unwrap().is_none());
+            } else {
+                assert_eq!(result.unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_header_is_refused_before_allocation() {
+        let wire = u64::MAX.to_le_bytes();
+        let err = read_frame(&mut &wire[..], 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("exceeds the limit"));
+    }
+
+    #[test]
+    fn limit_is_inclusive() {
+        let wire = framed(&[b"12345"]);
+        assert!(read_frame(&mut &wire[..], 5).unwrap().is_some());
+        assert!(read_frame(&mut &wire[..], 4).is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! `pmap`: `map` over worker processes.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::pool::Pool;
+use crate::proc::{Proc, Spec};
+use crate::remote_fn::RemoteFn;
+use crate::results::Results;
+
+/// Maps a `#[remote]` function over `items` in worker processes, on the
+/// global pool; results come in input order, each as soon as it and all
+/// before it are ready.
+///
+/// A one-argument function takes each item as its argument; a function of
+/// several arguments takes tuples. The input is consumed lazily with bounded
+/// look-ahead, so an endless iterator runs in constant memory.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::pmap;
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn pow(x: u64, y: u32) -> u64 { x.pow(y) }
+///
+/// let squares: Vec<u64> = pmap(square, 0..1000).collect::<Result<_, _>>()?;
+/// let cubes: Vec<u64> = pmap(pow, (0..10).map(|x| (x, 3))).collect::<Result<_, _>>()?;
+/// assert_eq!((squares[999], cubes[9]), (998_001, 729));
+/// # Ok::<(), procs_core::Error>(())
+/// ```
+pub fn pmap<'a, F, Args, I>(f: F, items: I) -> Results<'a, F::Output>
+where
+    F: RemoteFn<Args>,
+    Args: Serialize + 'a,
+    I: IntoIterator<Item = F::Item>,
+    I::IntoIter: 'a,
+{
+    Pool::global().pmap(f, items)
+}
+
+/// The process specifications of `f` over `items`, made lazily.
+pub(crate) fn procs_of<F, Args, I>(f: F, items: I) -> impl Iterator<Item = Result<Spec, Error>>
+where
+    F: RemoteFn<Args>,
+    Args: Serialize,
+    I: Iterator<Item = F::Item>,
+{
+    items.map(move |item| Proc::new(f, F::args_from_item(item)).into_spec())
+}

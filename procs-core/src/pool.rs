@@ -1,0 +1,252 @@
+//! A pool of warm worker processes.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::Sender;
+use serde::Serialize;
+
+use crate::builder::Builder;
+use crate::call::Calls;
+use crate::erased::ErasedTransport;
+use crate::error::Error;
+use crate::job::Job;
+use crate::pmap::procs_of;
+use crate::remote_fn::RemoteFn;
+use crate::results::{RawResults, Results};
+use crate::slot::{Slot, SlotConfig};
+
+/// A pool of worker processes: warm, reused, replaced when they die.
+///
+/// The free functions [`call`](crate::call) and [`pmap`](crate::pmap) run on
+/// a global pool started on first use and sized to the machine; build an
+/// explicit pool with [`Pool::builder`] to choose the worker count, the
+/// transport or the limits. A `Pool` is a cheap handle: clones share the same
+/// workers. When the last handle and the last result iterator are gone, the
+/// pool closes its workers' channels, the workers exit, and the pool reaps
+/// them.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::{proc, Pool};
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn double(x: i64) -> i64 { 2 * x }
+///
+/// let pool = Pool::builder().workers(2).build()?;
+/// let doubled: Vec<i64> = pool.pmap(double, 1..=3).collect::<Result<_, _>>()?;
+/// assert_eq!(doubled, [2, 4, 6]);
+/// assert_eq!(pool.call(proc!(double(21)))?, 42);
+/// # Ok::<(), procs_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    workers: usize,
+    window: usize,
+    state: State,
+}
+
+enum State {
+    Running {
+        queue: Option<Sender<Job>>,
+        slots: Mutex<Vec<JoinHandle<()>>>,
+    },
+    /// The global pool could not start here (in a worker, or with no
+    /// transport): every call yields this error.
+    Refused(fn() -> Error),
+}
+
+impl Pool {
+    /// Starts configuring an explicit pool.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let pool = procs_core::Pool::builder().workers(2).build()?;
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The global pool behind [`call`](crate::call) and
+    /// [`pmap`](crate::pmap), started on first use with the default
+    /// settings.
+    ///
+    /// If it cannot start (inside a worker process, or with no transport
+    /// enabled), every call on it yields the reason as an error.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let workers = procs_core::Pool::global().workers();
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the operating system refuses to start the pool's threads.
+    pub fn global() -> &'static Pool {
+        static GLOBAL: OnceLock<Pool> = OnceLock::new();
+        GLOBAL.get_or_init(|| match Pool::builder().build() {
+            Ok(pool) => pool,
+            Err(Error::InsideWorker) => Pool::refused(|| Error::InsideWorker),
+            Err(Error::NoTransport) => Pool::refused(|| Error::NoTransport),
+            Err(error) => panic!("cannot start the global procs pool: {error}"),
+        })
+    }
+
+    /// Runs process specifications: a single [`Proc`](crate::Proc), a tuple
+    /// of procs of different types, or any iterator of procs of one type.
+    /// See [`call`](crate::call).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use procs_core::{proc, Pool};
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn len(s: String) -> usize { s.len() }
+    ///
+    /// let pool = Pool::builder().build()?;
+    /// let (a, b) = pool.call((proc!(len("ab".into())), proc!(len("abc".into()))));
+    /// assert_eq!((a?, b?), (2, 3));
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn call<C: Calls<M>, M>(&self, calls: C) -> C::Output {
+        calls.call_on(self)
+    }
+
+    /// Maps `f` over `items` in worker processes; results come in input
+    /// order. See [`pmap`](crate::pmap).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use procs_core::Pool;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn add(a: u32, b: u32) -> u32 { a + b }
+    ///
+    /// let pool = Pool::builder().build()?;
+    /// let sums: Vec<u32> = pool.pmap(add, [(1, 2), (3, 4)]).collect::<Result<_, _>>()?;
+    /// assert_eq!(sums, [3, 7]);
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn pmap<'a, F, Args, I>(&self, f: F, items: I) -> Results<'a, F::Output>
+    where
+        F: RemoteFn<Args>,
+        Args: Serialize + 'a,
+        I: IntoIterator<Item = F::Item>,
+        I::IntoIter: 'a,
+    {
+        Results::new(RawResults::new(self, procs_of(f, items.into_iter())))
+    }
+
+    /// The number of worker processes.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let pool = procs_core::Pool::builder().workers(3).build()?;
+    /// assert_eq!(pool.workers(), 3);
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    pub(crate) fn window(&self) -> usize {
+        self.inner.window
+    }
+
+    pub(crate) fn start(
+        workers: usize,
+        window: usize,
+        transport: Arc<dyn ErasedTransport>,
+        max_message_size: usize,
+    ) -> Result<Pool, Error> {
+        let (queue, jobs) = crossbeam_channel::unbounded();
+        let config = Arc::new(SlotConfig {
+            transport,
+            max_message_size,
+        });
+        let mut slots = Vec::with_capacity(workers);
+        for n in 0..workers {
+            let slot = Slot::new(config.clone(), jobs.clone());
+            let spawned = thread::Builder::new()
+                .name(format!("procs-worker-{n}"))
+                .spawn(move || slot.run());
+            match spawned {
+                Ok(handle) => slots.push(handle),
+                // Dropping the queue stops the threads already started.
+                Err(error) => return Err(Error::Spawn(error.into())),
+            }
+        }
+        let state = State::Running {
+            queue: Some(queue),
+            slots: Mutex::new(slots),
+        };
+        Ok(Pool {
+            inner: Arc::new(Inner {
+                workers,
+                window,
+                state,
+            }),
+        })
+    }
+
+    fn refused(reason: fn() -> Error) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                workers: 0,
+                window: 16,
+                state: State::Refused(reason),
+            }),
+        }
+    }
+
+    pub(crate) fn submit(&self, job: Job) {
+        match &self.inner.state {
+            State::Running {
+                queue: Some(queue), ..
+            } => {
+                if let Err(unsent) = queue.send(job) {
+                    unsent.into_inner().finish(Err(Error::PoolClosed));
+                }
+            }
+            State::Running { queue: None, .. } => job.finish(Err(Error::PoolClosed)),
+            State::Refused(reason) => job.finish(Err(reason())),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let State::Running { queue, slots } = &mut self.state {
+            // Closing the queue lets each slot finish its job, retire its
+            // worker and return.
+            drop(queue.take());
+            let slots = slots
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for slot in slots.drain(..) {
+                let _ = slot.join();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.inner.workers)
+            .field("window", &self.inner.window)
+            .finish_non_exhaustive()
+    }
+}

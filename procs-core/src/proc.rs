@@ -1,0 +1,156 @@
+//! Process specifications: a call that has not run yet.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+
+use crate::error::{Error, Payload};
+use crate::registry::registry;
+use crate::remote_fn::RemoteFn;
+
+/// A process specification: one call of a `#[remote]` function, with its
+/// arguments already encoded, that has not run yet.
+///
+/// Make one with [`proc!`](crate::proc), which reads like the call it stands
+/// for, and run it with [`call`](crate::call). `R` is the function's return
+/// type. A `Proc` that could not be made (the function carries no
+/// `#[remote]`, an argument failed to encode) still exists and yields its
+/// error when called, so one bad spec never hides the results of the others.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::{call, proc, Proc};
+/// # use procs_core as procs;
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn add(a: u64, b: u64) -> u64 { a + b }
+///
+/// let p: Proc<u64> = proc!(add(2, 3));
+/// assert_eq!(call(p)?, 5);
+/// # Ok::<(), procs_core::Error>(())
+/// ```
+#[must_use = "a Proc does nothing until it is given to `call`"]
+pub struct Proc<R> {
+    spec: Result<Spec, Error>,
+    out: PhantomData<fn() -> R>,
+}
+
+/// What a worker needs to run one call.
+pub(crate) struct Spec {
+    pub(crate) id: &'static str,
+    pub(crate) args: Vec<u8>,
+}
+
+impl<R> Proc<R> {
+    /// Makes a process specification for `f(args...)`; what
+    /// [`proc!`](crate::proc) expands to.
+    ///
+    /// `args` is the tuple of arguments (`(x,)` for one argument).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::Proc;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn greet(name: String) -> String { format!("hello {name}") }
+    ///
+    /// let p = Proc::new(greet, ("Ada".to_string(),));
+    /// assert!(p.id().unwrap().ends_with("::greet"));
+    /// ```
+    pub fn new<F, Args>(f: F, args: Args) -> Proc<R>
+    where
+        F: RemoteFn<Args, Output = R>,
+        Args: Serialize,
+    {
+        let _ = f;
+        let Some(remote) = registry().by_type(std::any::TypeId::of::<F>()) else {
+            let name = std::any::type_name::<F>();
+            return Proc::failed(Error::NotRemote { name });
+        };
+        let spec = crate::codec::encode_value(&args)
+            .map(|args| Spec {
+                id: remote.id,
+                args,
+            })
+            .map_err(|source| Error::Encode {
+                id: remote.id.to_owned(),
+                payload: Payload::Arguments,
+                source,
+            });
+        Proc {
+            spec,
+            out: PhantomData,
+        }
+    }
+
+    /// The ID of the function this spec calls, or `None` if the spec could
+    /// not be made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::proc;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core, id = "docs::one")]
+    /// fn one() -> u8 { 1 }
+    ///
+    /// assert_eq!(proc!(one()).id(), Some("docs::one"));
+    /// ```
+    pub fn id(&self) -> Option<&'static str> {
+        self.spec.as_ref().ok().map(|spec| spec.id)
+    }
+
+    pub(crate) fn failed(error: Error) -> Proc<R> {
+        Proc {
+            spec: Err(error),
+            out: PhantomData,
+        }
+    }
+
+    pub(crate) fn into_spec(self) -> Result<Spec, Error> {
+        self.spec
+    }
+}
+
+impl<R> fmt::Debug for Proc<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Proc");
+        match &self.spec {
+            Ok(spec) => d.field("id", &spec.id).field("args_len", &spec.args.len()),
+            Err(error) => d.field("error", error),
+        };
+        d.finish()
+    }
+}
+
+/// Makes a [`Proc`]: a process specification that reads like the call.
+///
+/// `proc!(f(a, b))` checks the arguments against `f`'s signature at compile
+/// time and encodes them; `f` must carry `#[remote]`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::{call, proc};
+///
+/// mod math {
+///     #[procs_derive::remote(crate = ::procs_core)]
+///     pub fn pow(x: u64, y: u32) -> u64 { x.pow(y) }
+/// }
+///
+/// let (a, b) = call((proc!(math::pow(2, 10)), proc!(math::pow(3, 3))));
+/// assert_eq!((a?, b?), (1024, 27));
+/// # Ok::<(), procs_core::Error>(())
+/// ```
+#[macro_export]
+macro_rules! proc {
+    (:: $($f:ident)::+ ( $($arg:expr),* $(,)? )) => {
+        $crate::Proc::new(:: $($f)::+, ($($arg,)*))
+    };
+    ($($f:ident)::+ ( $($arg:expr),* $(,)? )) => {
+        $crate::Proc::new($($f)::+, ($($arg,)*))
+    };
+}

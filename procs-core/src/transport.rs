@@ -1,0 +1,191 @@
+//! The contract between procs and the way it reaches its workers.
+
+use std::process::{Child, Command};
+
+use crate::BoxError;
+
+/// One worker's end of a message link, or the parent's end of a link to one
+/// worker.
+///
+/// A channel moves whole byte messages; procs frames, encodes and decodes
+/// every call itself. The contract:
+///
+/// - **Order**: messages arrive in the order they were sent, each exactly once,
+///   whole. A transport that fragments messages reassembles them in
+///   [`recv`](Self::recv).
+/// - **Blocking**: [`send`](Self::send) may block until the peer has read
+///   enough; [`recv`](Self::recv) blocks until one whole message arrives or the
+///   peer is gone. procs drives each channel from one thread at a time.
+/// - **End**: when the peer closes its end or exits, `recv` returns `Ok(None)`
+///   if that happened between messages, or an error if it happened inside
+///   one. When the parent kills a worker, the parent's `recv` must return
+///   (the transport must not keep the worker's end open in the parent).
+/// - **Limits**: a message longer than the `max_message_size` given to
+///   [`Transport::spawn`] or [`Transport::connect`] is an error, raised before
+///   the message is allocated.
+/// - **After an error** the channel is dead: procs drops it and never calls it
+///   again.
+///
+/// # Examples
+///
+/// A channel over a Unix socket, framed with [`frame`](crate::frame):
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use procs_core::{frame, Channel};
+///
+/// struct SocketChannel {
+///     stream: UnixStream,
+///     max_message_size: usize,
+/// }
+///
+/// impl Channel for SocketChannel {
+///     type Error = std::io::Error;
+///
+///     fn send(&mut self, msg: &[u8]) -> Result<(), Self::Error> {
+///         frame::write_frame(&mut self.stream, msg)
+///     }
+///
+///     fn recv(&mut self) -> Result<Option<Vec<u8>>, Self::Error> {
+///         frame::read_frame(&mut self.stream, self.max_message_size)
+///     }
+/// }
+///
+/// let (a, b) = UnixStream::pair()?;
+/// let mut parent = SocketChannel { stream: a, max_message_size: 1 << 20 };
+/// let mut worker = SocketChannel { stream: b, max_message_size: 1 << 20 };
+/// parent.send(b"ping")?;
+/// assert_eq!(worker.recv()?.as_deref(), Some(&b"ping"[..]));
+/// drop(parent);
+/// assert_eq!(worker.recv()?, None);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub trait Channel: Send + 'static {
+    /// The error returned by this channel's operations.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Sends one whole message.
+    ///
+    /// # Errors
+    ///
+    /// When the peer is gone or the message is over the limit.
+    fn send(&mut self, msg: &[u8]) -> Result<(), Self::Error>;
+
+    /// Blocks until one whole message arrives; `Ok(None)` when the peer
+    /// closed the link between messages.
+    ///
+    /// # Errors
+    ///
+    /// When the link broke inside a message, or the message is over the limit.
+    fn recv(&mut self) -> Result<Option<Vec<u8>>, Self::Error>;
+}
+
+/// A way to start worker processes and reach them.
+///
+/// A transport lives in its own crate and depends on `procs-core` alone. The
+/// parent side [`spawn`](Self::spawn)s the worker with the endpoint attached
+/// and keeps its end; the worker (the same binary, re-executed) is routed to
+/// this transport by its [`NAME`](Self::NAME) before `main`, and calls
+/// [`connect`](Self::connect) to pick up its end. Register the transport with
+/// [`register_transport!`](crate::register_transport) so that re-executed
+/// workers can find it.
+///
+/// The transport spawns the child itself because only it knows which handles
+/// the child must inherit: everything else it opens must be close-on-exec, or
+/// a sibling worker would hold the pipe open and the parent would never see
+/// the end of a dead worker.
+///
+/// Workers started by something else (an MPI launcher, a remote host) do not
+/// fit `spawn`; such a transport connects to running workers instead and is
+/// planned on the same [`Channel`] contract.
+///
+/// # Examples
+///
+/// A complete transport over a Unix socket pair whose worker end is named in
+/// an environment variable:
+///
+/// ```
+/// use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+/// use std::os::unix::net::UnixStream;
+/// use std::os::unix::process::CommandExt;
+/// use std::process::{Child, Command};
+/// use procs_core::{frame, BoxError, Channel, Transport};
+///
+/// pub struct SocketChannel(UnixStream, usize);
+///
+/// impl Channel for SocketChannel {
+///     type Error = std::io::Error;
+///     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+///         frame::write_frame(&mut self.0, msg)
+///     }
+///     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+///         frame::read_frame(&mut self.0, self.1)
+///     }
+/// }
+///
+/// #[derive(Default)]
+/// pub struct SocketTransport;
+///
+/// impl Transport for SocketTransport {
+///     type Channel = SocketChannel;
+///     const NAME: &'static str = "doc-socket";
+///
+///     fn spawn(&self, mut cmd: Command, max: usize) -> Result<(SocketChannel, Child), BoxError> {
+///         // std creates both ends close-on-exec; only the child clears it on its end.
+///         let (parent, child) = UnixStream::pair()?;
+///         let fd = child.as_raw_fd();
+///         cmd.env("DOC_SOCKET_FD", fd.to_string());
+///         unsafe {
+///             cmd.pre_exec(move || {
+///                 if libc_clear_cloexec(fd) { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+///             });
+///         }
+///         let process = cmd.spawn()?;
+///         drop(child);
+///         Ok((SocketChannel(parent, max), process))
+///     }
+///
+///     fn connect(max: usize) -> Result<SocketChannel, BoxError> {
+///         let fd: i32 = std::env::var("DOC_SOCKET_FD")?.parse()?;
+///         // SAFETY: the parent passed this fd down for us alone.
+///         let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
+///         Ok(SocketChannel(stream, max))
+///     }
+/// }
+///
+/// procs_core::register_transport!(SocketTransport);
+/// # fn libc_clear_cloexec(_fd: i32) -> bool { true }
+/// ```
+pub trait Transport: Send + Sync + 'static {
+    /// The channel this transport hands out.
+    type Channel: Channel;
+
+    /// The name that routes a re-executed worker to this transport; unique
+    /// among the transports linked into one binary.
+    const NAME: &'static str;
+
+    /// Parent side: spawns `cmd` with this transport's endpoint attached and
+    /// returns the parent's end of the channel together with the child.
+    ///
+    /// `cmd` is ready to run: procs has set the program, its environment
+    /// (transport routing included) and its parent-death signal. The
+    /// transport adds its endpoint (an inherited handle, an environment
+    /// variable with a name) and spawns it.
+    ///
+    /// # Errors
+    ///
+    /// When the endpoint cannot be made or the child cannot be started.
+    fn spawn(
+        &self,
+        cmd: Command,
+        max_message_size: usize,
+    ) -> Result<(Self::Channel, Child), BoxError>;
+
+    /// Worker side: connects to the endpoint that [`spawn`](Self::spawn)
+    /// passed down.
+    ///
+    /// # Errors
+    ///
+    /// When the endpoint is missing or cannot be reached.
+    fn connect(max_message_size: usize) -> Result<Self::Channel, BoxError>;
+}

@@ -1,0 +1,116 @@
+//! The worker loop: serve requests until the parent goes away.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::process;
+
+use crate::codec::{self, Failure, Hello, Message, Task};
+use crate::error::{Location, PanicInfo};
+use crate::registry::{CallError, Lookup, registry};
+use crate::transport::Channel;
+
+/// Exit code of a worker whose channel broke or carried garbage.
+const EXIT_PROTOCOL: i32 = 123;
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn serve(mut channel: impl Channel) -> ! {
+    // The parent reports panics with their message and location; printing
+    // them here too would only duplicate them on the shared stderr.
+    panic::set_hook(Box::new(record_panic));
+    let registry = registry();
+    let mut out = Vec::new();
+    let hello = Hello {
+        protocol: codec::PROTOCOL,
+        fingerprint: registry.fingerprint(),
+        pid: process::id(),
+    };
+    codec::encode_hello(&mut out, &hello);
+    if let Err(error) = channel.send(&out) {
+        fail(&format!("cannot greet the parent: {error}"));
+    }
+    loop {
+        let msg = match channel.recv() {
+            Ok(Some(msg)) => msg,
+            // The parent closed the channel: the pool is done with us.
+            Ok(None) => process::exit(0),
+            Err(error) => fail(&format!("cannot receive: {error}")),
+        };
+        let tasks = match codec::decode(&msg) {
+            Ok(Message::Request(tasks)) => tasks,
+            Ok(_) => fail("unexpected message from the parent"),
+            Err(error) => fail(&error.to_string()),
+        };
+        codec::begin_response(&mut out);
+        for task in tasks {
+            let result = run(&task);
+            codec::push_outcome(&mut out, task.seq, result.as_deref().map_err(|f| &*f));
+        }
+        if let Err(error) = channel.send(&out) {
+            fail(&format!("cannot reply: {error}"));
+        }
+    }
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("procs worker {}: {why}", process::id());
+    process::exit(EXIT_PROTOCOL)
+}
+
+/// Runs one task. Nothing in a message can make the worker run anything but
+/// a registered function.
+fn run(task: &Task<'_>) -> Result<Vec<u8>, Failure> {
+    let registry = registry();
+    let remote = match registry.lookup(task.id) {
+        Lookup::Found(remote) => remote,
+        Lookup::Unknown => {
+            return Err(Failure::UnknownFunction {
+                known: registry.ids(),
+            });
+        }
+        Lookup::Duplicate => return Err(Failure::DuplicateId),
+    };
+    // AssertUnwindSafe: after a panic the task's state is dropped, and the
+    // function's own globals are the user's to keep consistent, as with
+    // threads.
+    match panic::catch_unwind(AssertUnwindSafe(|| (remote.invoke)(task.args))) {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(CallError::DecodeArgs(error))) => Err(Failure::DecodeArgs(error.to_string())),
+        Ok(Err(CallError::EncodeResult(error))) => Err(Failure::EncodeResult(error.to_string())),
+        Err(payload) => {
+            let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
+            Err(Failure::Panicked(recorded.unwrap_or_else(|| PanicInfo {
+                message: payload_message(&*payload),
+                location: None,
+                backtrace: None,
+            })))
+        }
+    }
+}
+
+fn record_panic(info: &panic::PanicHookInfo<'_>) {
+    let backtrace = Backtrace::capture();
+    let panic = PanicInfo {
+        message: payload_message(info.payload()),
+        location: info.location().map(|l| Location {
+            file: l.file().to_owned(),
+            line: l.line(),
+            column: l.column(),
+        }),
+        backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
+    };
+    LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic));
+}
+
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

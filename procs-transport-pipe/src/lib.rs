@@ -1,0 +1,27 @@
+//! A [procs](https://docs.rs/procs) transport over anonymous pipes.
+//!
+//! Each worker gets two pipes made with `O_CLOEXEC` (no sibling worker can
+//! inherit them, so a dead worker's pipes really close); only the worker's
+//! own two ends are made inheritable, in the child between `fork` and `exec`,
+//! and their numbers travel in the `PROCS_PIPE_FDS` environment variable.
+//! Messages are length-prefixed frames ([`procs_core::frame`]) with a size
+//! limit checked before any allocation.
+//!
+//! Applications get this transport through the `procs` facade's `pipe`
+//! feature (on by default) and never name it; name it to pick it explicitly:
+//!
+//! ```no_run
+//! use procs_core::Pool;
+//! use procs_transport_pipe::PipeTransport;
+//!
+//! let pool = Pool::builder().transport(PipeTransport::default()).build()?;
+//! # Ok::<(), procs_core::Error>(())
+//! ```
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod error;
+mod unix;
+
+pub use error::Error;
+pub use unix::{PipeChannel, PipeTransport};

@@ -1,0 +1,127 @@
+//! Run Rust functions in parallel child processes and get their results back.
+//!
+//! procs is for work that threads cannot isolate: a task that may crash,
+//! hang, leak or must not share the caller's address space. Annotate a
+//! function with [`#[remote]`](remote), describe calls with [`proc!`], and run
+//! them with [`call`] or [`pmap`] on a pool of warm worker processes, which
+//! are the same binary re-executed. A failed task (a panic, an abort, a
+//! segfault, an `exit`) yields an [`Error`] in its own position; the others
+//! complete and the pool replaces the worker.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use procs::{call, pmap, proc, remote};
+//!
+//! #[remote]
+//! fn slow_function(n: u32, greeting: String, foo: f64) -> String {
+//!     format!("{greeting} #{n} ({foo})")
+//! }
+//!
+//! #[remote]
+//! fn slower_function(x: u64, y: u64) -> u64 {
+//!     x.pow(y as u32)
+//! }
+//!
+//! fn main() -> Result<(), procs::Error> {
+//!     procs::init();
+//!
+//!     // A spec reads almost like the call it stands for.
+//!     let p1 = proc!(slow_function(5, "hello".into(), 3.14));
+//!     let p2 = proc!(slower_function(10, 3));
+//!
+//!     // Different return types: a tuple in, a tuple of results out.
+//!     let (r1, r2) = call((p1, p2));
+//!     println!("{} {}", r1?, r2?);
+//!
+//!     // Many of one type: yields in order, each as soon as it is ready.
+//!     for r in call((0..8).map(|i| proc!(slower_function(i, 2)))) {
+//!         println!("{}", r?);
+//!     }
+//!
+//!     // Map over processes.
+//!     let squares: Vec<u64> = pmap(slower_function, (0..1000).map(|i| (i, 2)))
+//!         .collect::<Result<_, _>>()?;
+//!     assert_eq!(squares[999], 998_001);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Worker entry
+//!
+//! A worker is this same binary, re-executed; procs routes it to the worker
+//! loop before `main` runs, so binaries, tests and examples need no set-up.
+//! Calling [`init()`] first thing in `main` documents the entry and is
+//! required only on platforms without constructor support.
+//!
+//! A `#[remote]` function is registered next to its definition, so it must
+//! be linked into the binary: a function in a crate the binary never uses is
+//! not found by the worker (the error lists the IDs it knows).
+//!
+//! # Feature flags
+//!
+//! - `pipe` (default): [`PipeTransport`], over anonymous pipes.
+//!
+//! [`DefaultTransport`] is the enabled transport, used by [`call`], [`pmap`]
+//! and [`Pool::builder`] unless another is given with
+//! [`Builder::transport`].
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.85, declared from the dependencies; only the current stable is tested.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+#![deny(rustdoc::broken_intra_doc_links)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod default_transport;
+
+pub use procs_core::{
+    BoxError, Builder, Calls, Channel, Error, Exit, Location, PanicInfo, Payload, Pool, Proc,
+    RemoteFn, Results, Transport, call, frame, init, marker, pmap, proc,
+};
+
+#[doc(hidden)]
+pub use procs_core::__private;
+
+#[cfg(feature = "pipe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pipe")))]
+pub use procs_transport_pipe::PipeTransport;
+
+pub use default_transport::DefaultTransport;
+
+/// Registers a function to run in worker processes, under a stable ID.
+///
+/// The function stays callable as before. Its ID is
+/// `module_path!()::name` unless pinned with `#[remote(id = "...")]`; pin it
+/// when the function may move between modules while parents and workers of
+/// different builds must agree. Arguments and the return value must be owned
+/// `serde` types (`Serialize + DeserializeOwned + Send + 'static`).
+///
+/// Misuse is a compile error on the offending tokens: generic or `async`
+/// functions, `self` receivers, reference or `impl Trait` arguments, unknown
+/// or repeated attribute arguments.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs::{call, proc, remote};
+///
+/// #[remote]
+/// fn add(a: u64, b: u64) -> u64 {
+///     a + b
+/// }
+///
+/// #[remote(id = "geometry::area/v1")]
+/// fn area(w: f64, h: f64) -> f64 {
+///     w * h
+/// }
+///
+/// assert_eq!(add(1, 2), 3); // still an ordinary function
+/// let (sum, a) = call((proc!(add(1, 2)), proc!(area(2.0, 3.0))));
+/// assert_eq!((sum?, a?), (3, 6.0));
+/// # Ok::<(), procs::Error>(())
+/// ```
+///
+/// `crate = path` names the procs crate when it is not `::procs` (a
+/// re-export, or `procs_core` in a transport crate's tests).
+pub use procs_derive::remote;
