@@ -86,6 +86,33 @@ impl<R> Proc<R> {
         }
     }
 
+    /// Makes a process specification for the function registered under
+    /// `id`, for callers that know a function by its stable ID only (from a
+    /// configuration file, or another build of the program).
+    ///
+    /// Nothing checks `args` and `R` against the function's signature at
+    /// compile time: a mismatch is a decode error of that call, and an ID no
+    /// worker knows is [`Error::UnknownFunction`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::Proc;
+    ///
+    /// let p: Proc<u64> = Proc::by_id("app::jobs::resize", (640u32, 480u32));
+    /// assert_eq!(p.id(), Some("app::jobs::resize"));
+    /// ```
+    pub fn by_id<Args: Serialize>(id: &'static str, args: Args) -> Proc<R> {
+        let spec = crate::codec::encode_value(&args)
+            .map(|args| Spec { id, args })
+            .map_err(|source| Error::Encode {
+                id: id.to_owned(),
+                payload: Payload::Arguments,
+                source,
+            });
+        Proc { spec, out: PhantomData }
+    }
+
     /// The ID of the function this spec calls, or `None` if the spec could
     /// not be made.
     ///

@@ -1,0 +1,75 @@
+//! The 2007 procs announcement, in Rust: two calls of different types run in
+//! parallel child processes through `call`, then `pmap` over many inputs.
+//! Every result is checked against calling the same functions directly.
+//!
+//! Run with `cargo run --release --example quickstart`.
+
+use std::process::ExitCode;
+use std::thread::sleep;
+use std::time::Duration;
+
+use procs::{call, pmap, proc, remote};
+
+/// Stands for slow work that returns text.
+#[remote]
+fn slow_function(n: u32, greeting: String, foo: f64) -> String {
+    sleep(Duration::from_millis(50));
+    format!("{greeting} #{n}, foo={foo}")
+}
+
+/// Stands for slower work that returns a number.
+#[remote]
+fn slower_function(x: u64, y: u64) -> u64 {
+    sleep(Duration::from_millis(80));
+    x.pow(y as u32)
+}
+
+/// A CPU-bound function for `pmap`: the number of primes below `n`.
+#[remote]
+fn primes_below(n: u64) -> usize {
+    (2..n).filter(|&k| (2..).take_while(|d| d * d <= k).all(|d| k % d != 0)).count()
+}
+
+fn main() -> ExitCode {
+    procs::init();
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("quickstart: a result differs from the direct call");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("quickstart: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<bool, procs::Error> {
+    // Process specifications read almost like the calls they stand for.
+    let p1 = proc!(slow_function(5, "hello".into(), 3.14));
+    let p2 = proc!(slower_function(10, 3));
+
+    // Different return types: a tuple in, a tuple of results out, in parallel.
+    let (r1, r2) = call((p1, p2));
+    let (r1, r2) = (r1?, r2?);
+    println!("call:  slow_function(5, \"hello\", 3.14) = {r1:?}");
+    println!("call:  slower_function(10, 3) = {r2}");
+    let mut same = r1 == slow_function(5, "hello".into(), 3.14) && r2 == slower_function(10, 3);
+
+    // Many calls of one type: results in the order given, each as soon as ready.
+    let inputs: Vec<u64> = (0..8).collect();
+    let squares: Vec<u64> = call(inputs.iter().map(|&i| proc!(slower_function(i, 2))))
+        .collect::<Result<_, _>>()?;
+    println!("call:  slower_function(i, 2) for i in 0..8 = {squares:?}");
+    same &= squares == inputs.iter().map(|&i| i * i).collect::<Vec<_>>();
+
+    // map over processes.
+    let limits = [10_000, 20_000, 30_000, 40_000, 50_000, 60_000];
+    let counts: Vec<usize> = pmap(primes_below, limits).collect::<Result<_, _>>()?;
+    println!("pmap:  primes_below({limits:?}) = {counts:?}");
+    same &= counts == limits.map(primes_below);
+
+    println!("serial check: {}", if same { "all results equal the direct calls" } else { "MISMATCH" });
+    Ok(same)
+}
