@@ -106,6 +106,7 @@ fn become_worker_before_main() {
 /// # Examples
 ///
 /// ```
+/// # #[allow(clippy::needless_doctest_main)]
 /// fn main() {
 ///     procs_core::init();
 ///     // ... the program, which may start pools ...

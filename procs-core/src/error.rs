@@ -214,7 +214,6 @@ impl fmt::Display for Payload {
 /// assert_eq!(info.to_string(), "src/main.rs:3:5: boom");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct PanicInfo {
     /// The panic's message (the payload when it is a string).
     pub message: String,

@@ -47,7 +47,7 @@ pub(crate) fn serve(mut channel: impl Channel) -> ! {
         codec::begin_response(&mut out);
         for task in tasks {
             let result = run(&task);
-            codec::push_outcome(&mut out, task.seq, result.as_deref().map_err(|f| &*f));
+            codec::push_outcome(&mut out, task.seq, result.as_deref());
         }
         if let Err(error) = channel.send(&out) {
             fail(&format!("cannot reply: {error}"));
