@@ -89,8 +89,25 @@ impl Builder {
     ///
     /// # Examples
     ///
-    /// ```ignore
-    /// let pool = procs::Pool::builder().transport(procs::PipeTransport::default()).build()?;
+    /// ```no_run
+    /// # use std::process::{Child, Command};
+    /// # use procs_core::{BoxError, Channel, Transport};
+    /// # #[derive(Default)]
+    /// # struct MyTransport;
+    /// # struct MyChannel;
+    /// # impl Channel for MyChannel {
+    /// #     type Error = std::io::Error;
+    /// #     fn send(&mut self, _: &[u8]) -> std::io::Result<()> { Err(std::io::ErrorKind::Unsupported.into()) }
+    /// #     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> { Ok(None) }
+    /// # }
+    /// # impl Transport for MyTransport {
+    /// #     type Channel = MyChannel;
+    /// #     const NAME: &'static str = "doc-my";
+    /// #     fn spawn(&self, _: Command, _: usize) -> Result<(MyChannel, Child), BoxError> { Err("unsupported".into()) }
+    /// #     fn connect(_: usize) -> Result<MyChannel, BoxError> { Err("unsupported".into()) }
+    /// # }
+    /// let pool = procs_core::Pool::builder().transport(MyTransport::default()).build()?;
+    /// # Ok::<(), procs_core::Error>(())
     /// ```
     pub fn transport<T: Transport>(mut self, transport: T) -> Builder {
         self.transport = Some(Arc::new(transport));

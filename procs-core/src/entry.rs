@@ -67,10 +67,27 @@ pub fn serve<T: Transport>(max_message_size: usize) -> ! {
 ///
 /// # Examples
 ///
-/// See [`Transport`] for a complete transport; its last line is:
+/// See [`Transport`] for a complete transport. With `MyTransport` implementing
+/// [`Transport`]:
 ///
-/// ```ignore
-/// procs_core::register_transport!(SocketTransport);
+/// ```
+/// # use std::process::{Child, Command};
+/// # use procs_core::{BoxError, Channel, Transport};
+/// # #[derive(Default)]
+/// # struct MyTransport;
+/// # struct MyChannel;
+/// # impl Channel for MyChannel {
+/// #     type Error = std::io::Error;
+/// #     fn send(&mut self, _: &[u8]) -> std::io::Result<()> { Err(std::io::ErrorKind::Unsupported.into()) }
+/// #     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> { Ok(None) }
+/// # }
+/// # impl Transport for MyTransport {
+/// #     type Channel = MyChannel;
+/// #     const NAME: &'static str = "doc-my";
+/// #     fn spawn(&self, _: Command, _: usize) -> Result<(MyChannel, Child), BoxError> { Err("unsupported".into()) }
+/// #     fn connect(_: usize) -> Result<MyChannel, BoxError> { Err("unsupported".into()) }
+/// # }
+/// procs_core::register_transport!(MyTransport);
 /// ```
 #[macro_export]
 macro_rules! register_transport {

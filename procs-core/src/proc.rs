@@ -110,7 +110,10 @@ impl<R> Proc<R> {
                 payload: Payload::Arguments,
                 source,
             });
-        Proc { spec, out: PhantomData }
+        Proc {
+            spec,
+            out: PhantomData,
+        }
     }
 
     /// The ID of the function this spec calls, or `None` if the spec could

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::BoxError;
-use crate::codec::{self, Message, Task};
+use crate::codec::{self, Hello, Message, Task};
 use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
 use crate::erased::{ErasedChannel, ErasedTransport};
 use crate::error::Error;
@@ -115,22 +115,7 @@ impl Slot {
             }),
             Err(error) => Err(Error::Transport(error)),
         };
-        let checked = hello.and_then(|hello| {
-            if hello.protocol != codec::PROTOCOL {
-                Err(Error::ProtocolMismatch {
-                    expected: codec::PROTOCOL,
-                    found: hello.protocol,
-                })
-            } else if hello.fingerprint != registry().fingerprint() {
-                Err(Error::BinaryMismatch {
-                    expected: registry().fingerprint(),
-                    found: hello.fingerprint,
-                })
-            } else {
-                Ok(())
-            }
-        });
-        match checked {
+        match hello.and_then(check_hello) {
             Ok(()) => Ok(Worker { channel, child }),
             Err(error) => {
                 drop(channel);
@@ -138,6 +123,24 @@ impl Slot {
                 Err(error)
             }
         }
+    }
+}
+
+/// Refuses a worker that speaks another protocol or runs another build.
+fn check_hello(hello: Hello) -> Result<(), Error> {
+    let expected = registry().fingerprint();
+    if hello.protocol != codec::PROTOCOL {
+        Err(Error::ProtocolMismatch {
+            expected: codec::PROTOCOL,
+            found: hello.protocol,
+        })
+    } else if hello.fingerprint != expected {
+        Err(Error::BinaryMismatch {
+            expected,
+            found: hello.fingerprint,
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -278,5 +281,33 @@ fn kill(child: &mut Child) -> Exit {
             libc::SIGKILL,
         )
         .into(),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn hello(protocol: u32, fingerprint: u64) -> Hello {
+        Hello {
+            protocol,
+            fingerprint,
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn handshake_refuses_other_protocols_and_builds() {
+        let ours = registry().fingerprint();
+        assert!(check_hello(hello(codec::PROTOCOL, ours)).is_ok());
+        let err = check_hello(hello(codec::PROTOCOL + 1, ours)).unwrap_err();
+        assert!(
+            matches!(err, Error::ProtocolMismatch { found, .. } if found == codec::PROTOCOL + 1)
+        );
+        let err = check_hello(hello(codec::PROTOCOL, ours ^ 1)).unwrap_err();
+        assert!(
+            matches!(err, Error::BinaryMismatch { expected, found } if expected == ours && found == ours ^ 1)
+        );
+        assert!(err.to_string().contains("different build"));
     }
 }
