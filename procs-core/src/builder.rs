@@ -3,16 +3,24 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::entry::{DEFAULT_TRANSPORT, in_worker};
 use crate::erased::ErasedTransport;
 use crate::error::Error;
 use crate::pool::Pool;
+use crate::proc::{Proc, Spec};
+use crate::slot::SlotConfig;
 use crate::transport::Transport;
+use crate::watch::Watch;
 
 /// The default limit on one message: large enough for big arrays, small
 /// enough that a corrupt length cannot exhaust memory.
 pub(crate) const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 30;
+
+/// Generous: a loaded machine can take seconds to start a process, and a
+/// large binary must be paged in first.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configures and starts a [`Pool`]; made by [`Pool::builder`].
 ///
@@ -31,6 +39,10 @@ pub struct Builder {
     window: Option<usize>,
     max_message_size: usize,
     transport: Option<Arc<dyn ErasedTransport>>,
+    timeout: Option<Duration>,
+    handshake_timeout: Duration,
+    max_tasks_per_worker: Option<usize>,
+    initializer: Option<Result<Spec, Error>>,
 }
 
 impl Builder {
@@ -40,6 +52,10 @@ impl Builder {
             window: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             transport: None,
+            timeout: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_tasks_per_worker: None,
+            initializer: None,
         }
     }
 
@@ -114,6 +130,74 @@ impl Builder {
         self
     }
 
+    /// A deadline for every task whose proc sets none (see
+    /// [`Proc::timeout`]); by default tasks may run forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = procs_core::Pool::builder().timeout(Duration::from_secs(30));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Builder {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a new worker may take to start and greet the pool before it
+    /// is killed and the task that needed it fails with
+    /// [`Error::HandshakeTimeout`]; defaults to 30 seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = procs_core::Pool::builder().handshake_timeout(Duration::from_secs(5));
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Builder {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Replaces each worker with a fresh process after it has run this many
+    /// tasks, returning whatever memory it leaked or fragmented (like
+    /// `maxtasksperchild` of Python's multiprocessing). By default workers
+    /// live as long as the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = procs_core::Pool::builder().max_tasks_per_worker(1000);
+    /// ```
+    pub fn max_tasks_per_worker(mut self, tasks: usize) -> Builder {
+        self.max_tasks_per_worker = Some(tasks);
+        self
+    }
+
+    /// A call that runs once in every new worker before its first task: to
+    /// open a database, load a model, seed a cache. Its result is discarded.
+    ///
+    /// If it fails (panics, crashes, times out), the worker is discarded and
+    /// the task that needed it yields [`Error::InitializerFailed`]; the next
+    /// task tries a new worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::proc;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn warm_up(cache_mb: u32) {}
+    ///
+    /// let builder = procs_core::Pool::builder().initializer(proc!(warm_up(64)));
+    /// ```
+    pub fn initializer<R>(mut self, init: Proc<R>) -> Builder {
+        self.initializer = Some(init.into_spec());
+        self
+    }
+
     /// Starts the pool: one thread per worker, each spawning its worker
     /// process in the background.
     ///
@@ -128,8 +212,9 @@ impl Builder {
     ///
     /// [`Error::InsideWorker`] in a worker process, [`Error::NoTransport`]
     /// when no transport was given or enabled, [`Error::InvalidSetting`] for
-    /// a zero worker count, window or message size, and [`Error::Spawn`] when
-    /// a pool thread cannot be started.
+    /// a zero worker count, window, message size or task limit, the
+    /// initializer's error if its proc could not be made, and
+    /// [`Error::Spawn`] when a pool thread cannot be started.
     pub fn build(mut self) -> Result<Pool, Error> {
         if in_worker() {
             return Err(Error::InsideWorker);
@@ -153,7 +238,25 @@ impl Builder {
         if self.max_message_size == 0 {
             return Err(invalid("max_message_size", "must be at least 1"));
         }
-        Pool::start(workers, window, transport, self.max_message_size)
+        let max_tasks_per_worker = match self.max_tasks_per_worker {
+            Some(n) => Some(
+                NonZeroUsize::new(n)
+                    .ok_or_else(|| invalid("max_tasks_per_worker", "must be at least 1"))?,
+            ),
+            None => None,
+        };
+        let initializer = self.initializer.transpose()?;
+        let watch = Watch::start(workers).map_err(|error| Error::Spawn(error.into()))?;
+        let config = SlotConfig {
+            transport,
+            max_message_size: self.max_message_size,
+            timeout: self.timeout,
+            handshake_timeout: self.handshake_timeout,
+            max_tasks_per_worker,
+            initializer,
+            watch,
+        };
+        Pool::start(workers, window, config)
     }
 }
 
@@ -168,6 +271,13 @@ impl fmt::Debug for Builder {
             .field("window", &self.window)
             .field("max_message_size", &self.max_message_size)
             .field("transport", &self.transport.as_ref().map(|t| t.name()))
+            .field("timeout", &self.timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_tasks_per_worker", &self.max_tasks_per_worker)
+            .field(
+                "initializer",
+                &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),
+            )
             .finish()
     }
 }

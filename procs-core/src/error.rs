@@ -1,4 +1,5 @@
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,30 @@ pub enum Error {
         id: String,
         /// How the worker ended: an exit code or a signal.
         exit: Exit,
+    },
+    /// The task ran past its deadline; its worker was killed and replaced.
+    #[error("remote function `{id}` timed out after {timeout:?}")]
+    Timeout {
+        /// The ID of the function.
+        id: String,
+        /// The deadline the task was given.
+        timeout: Duration,
+    },
+    /// A new worker did not complete its handshake in time and was killed.
+    #[error("worker did not complete its handshake within {timeout:?}")]
+    HandshakeTimeout {
+        /// The handshake deadline.
+        timeout: Duration,
+    },
+    /// The pool's worker initializer failed in a new worker; the worker was
+    /// discarded and the task that needed it did not run.
+    #[error("worker initializer `{id}` failed")]
+    InitializerFailed {
+        /// The ID of the initializer function.
+        id: String,
+        /// How it failed.
+        #[source]
+        source: Box<Error>,
     },
     /// No function is registered under the requested ID in the worker.
     #[error(

@@ -3,6 +3,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
@@ -37,6 +38,8 @@ pub(crate) struct Job {
     pub(crate) index: usize,
     pub(crate) id: &'static str,
     pub(crate) args: Vec<u8>,
+    /// The task's own deadline, if its proc set one.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) cancel: CancelFlag,
     reply: Option<Sender<Done>>,
 }
@@ -46,6 +49,7 @@ impl Job {
         index: usize,
         id: &'static str,
         args: Vec<u8>,
+        timeout: Option<Duration>,
         cancel: CancelFlag,
         reply: Sender<Done>,
     ) -> Job {
@@ -53,6 +57,7 @@ impl Job {
             index,
             id,
             args,
+            timeout,
             cancel,
             reply: Some(reply),
         }

@@ -45,6 +45,7 @@ mod remote_fn;
 mod results;
 mod slot;
 mod transport;
+mod watch;
 mod worker;
 
 #[doc(hidden)]

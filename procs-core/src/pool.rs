@@ -9,13 +9,13 @@ use serde::Serialize;
 
 use crate::builder::Builder;
 use crate::call::Calls;
-use crate::erased::ErasedTransport;
 use crate::error::Error;
 use crate::job::Job;
 use crate::pmap::procs_of;
 use crate::remote_fn::RemoteFn;
 use crate::results::{RawResults, Results};
 use crate::slot::{Slot, SlotConfig};
+use crate::watch::Watch;
 
 /// A pool of worker processes: warm, reused, replaced when they die.
 ///
@@ -54,8 +54,10 @@ struct Inner {
 
 enum State {
     Running {
-        queue: Option<Sender<Job>>,
+        /// `None` once the pool is shut down or killed.
+        queue: Mutex<Option<Sender<Job>>>,
         slots: Mutex<Vec<JoinHandle<()>>>,
+        watch: Arc<Watch>,
     },
     /// The global pool could not start here (in a worker, or with no
     /// transport): every call yields this error.
@@ -165,32 +167,29 @@ impl Pool {
         self.inner.window
     }
 
-    pub(crate) fn start(
-        workers: usize,
-        window: usize,
-        transport: Arc<dyn ErasedTransport>,
-        max_message_size: usize,
-    ) -> Result<Pool, Error> {
+    pub(crate) fn start(workers: usize, window: usize, config: SlotConfig) -> Result<Pool, Error> {
         let (queue, jobs) = crossbeam_channel::unbounded();
-        let config = Arc::new(SlotConfig {
-            transport,
-            max_message_size,
-        });
+        let watch = config.watch.clone();
+        let config = Arc::new(config);
         let mut slots = Vec::with_capacity(workers);
-        for n in 0..workers {
-            let slot = Slot::new(config.clone(), jobs.clone());
+        for index in 0..workers {
+            let slot = Slot::new(index, config.clone(), jobs.clone());
             let spawned = thread::Builder::new()
-                .name(format!("procs-worker-{n}"))
+                .name(format!("procs-worker-{index}"))
                 .spawn(move || slot.run());
             match spawned {
                 Ok(handle) => slots.push(handle),
-                // Dropping the queue stops the threads already started.
-                Err(error) => return Err(Error::Spawn(error.into())),
+                Err(error) => {
+                    // Dropping the queue stops the threads already started.
+                    watch.stop();
+                    return Err(Error::Spawn(error.into()));
+                }
             }
         }
         let state = State::Running {
-            queue: Some(queue),
+            queue: Mutex::new(Some(queue)),
             slots: Mutex::new(slots),
+            watch,
         };
         Ok(Pool {
             inner: Arc::new(Inner {
@@ -199,6 +198,45 @@ impl Pool {
                 state,
             }),
         })
+    }
+
+    /// Stops taking new calls, lets every call already submitted finish,
+    /// then closes the workers and waits for them to exit. Calls submitted
+    /// afterwards yield [`Error::PoolClosed`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let pool = procs_core::Pool::builder().build()?;
+    /// // ... use the pool ...
+    /// pool.shutdown();
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.inner.close(false);
+    }
+
+    /// Stops at once: calls still queued and calls running yield
+    /// [`Error::PoolClosed`], every worker is killed, and all are reaped
+    /// before this returns.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let pool = procs_core::Pool::builder().build()?;
+    /// pool.kill();
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn kill(&self) {
+        self.inner.close(true);
+    }
+
+    /// Tells the watchdog that a call was cancelled, so that its running
+    /// tasks are killed now rather than at the next poll.
+    pub(crate) fn cancelled(&self) {
+        if let State::Running { watch, .. } = &self.inner.state {
+            watch.notify();
+        }
     }
 
     fn refused(reason: fn() -> Error) -> Pool {
@@ -213,32 +251,60 @@ impl Pool {
 
     pub(crate) fn submit(&self, job: Job) {
         match &self.inner.state {
-            State::Running {
-                queue: Some(queue), ..
-            } => {
-                if let Err(unsent) = queue.send(job) {
-                    unsent.into_inner().finish(Err(Error::PoolClosed));
+            State::Running { queue, .. } => {
+                let queue = queue
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                match &*queue {
+                    Some(queue) => {
+                        if let Err(unsent) = queue.send(job) {
+                            unsent.into_inner().finish(Err(Error::PoolClosed));
+                        }
+                    }
+                    None => job.finish(Err(Error::PoolClosed)),
                 }
             }
-            State::Running { queue: None, .. } => job.finish(Err(Error::PoolClosed)),
             State::Refused(reason) => job.finish(Err(reason())),
         }
     }
 }
 
+impl Inner {
+    /// Closes the queue, kills the workers if asked, and waits for every
+    /// slot to reap its worker. Idempotent.
+    fn close(&self, kill: bool) {
+        let State::Running {
+            queue,
+            slots,
+            watch,
+        } = &self.state
+        else {
+            return;
+        };
+        if kill {
+            watch.kill_all();
+        }
+        // Closing the queue lets each slot drain it, retire its worker and
+        // return.
+        drop(
+            queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
+        let handles = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
+        for handle in handles {
+            let _ = handle.join();
+        }
+        watch.stop();
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let State::Running { queue, slots } = &mut self.state {
-            // Closing the queue lets each slot finish its job, retire its
-            // worker and return.
-            drop(queue.take());
-            let slots = slots
-                .get_mut()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for slot in slots.drain(..) {
-                let _ = slot.join();
-            }
-        }
+        // Nobody can submit or listen any more: the queue holds only
+        // cancelled jobs, and running ones are being killed by the watchdog.
+        self.close(false);
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -41,6 +42,7 @@ pub struct Proc<R> {
 pub(crate) struct Spec {
     pub(crate) id: &'static str,
     pub(crate) args: Vec<u8>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl<R> Proc<R> {
@@ -70,20 +72,7 @@ impl<R> Proc<R> {
             let name = std::any::type_name::<F>();
             return Proc::failed(Error::NotRemote { name });
         };
-        let spec = crate::codec::encode_value(&args)
-            .map(|args| Spec {
-                id: remote.id,
-                args,
-            })
-            .map_err(|source| Error::Encode {
-                id: remote.id.to_owned(),
-                payload: Payload::Arguments,
-                source,
-            });
-        Proc {
-            spec,
-            out: PhantomData,
-        }
+        Proc::by_id(remote.id, args)
     }
 
     /// Makes a process specification for the function registered under
@@ -104,7 +93,11 @@ impl<R> Proc<R> {
     /// ```
     pub fn by_id<Args: Serialize>(id: &'static str, args: Args) -> Proc<R> {
         let spec = crate::codec::encode_value(&args)
-            .map(|args| Spec { id, args })
+            .map(|args| Spec {
+                id,
+                args,
+                timeout: None,
+            })
             .map_err(|source| Error::Encode {
                 id: id.to_owned(),
                 payload: Payload::Arguments,
@@ -114,6 +107,30 @@ impl<R> Proc<R> {
             spec,
             out: PhantomData,
         }
+    }
+
+    /// Gives the call a deadline, counted from when a worker starts it.
+    ///
+    /// Past it, the worker is killed (and replaced) and the call yields
+    /// [`Error::Timeout`]; the other calls are unaffected. Overrides the
+    /// pool's [`timeout`](crate::Builder::timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use procs_core::proc;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn crunch(n: u64) -> u64 { (0..n).sum() }
+    ///
+    /// let p = proc!(crunch(1_000_000)).timeout(Duration::from_secs(5));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Proc<R> {
+        if let Ok(spec) = &mut self.spec {
+            spec.timeout = Some(timeout);
+        }
+        self
     }
 
     /// The ID of the function this spec calls, or `None` if the spec could

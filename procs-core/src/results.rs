@@ -127,9 +127,16 @@ impl<'a> RawResults<'a> {
                     id: "",
                     result: Some(Err(error)),
                 }),
-                Some(Ok(Spec { id, args })) => {
+                Some(Ok(Spec { id, args, timeout })) => {
                     self.ready.push_back(Pending { id, result: None });
-                    let job = Job::new(index, id, args, self.cancel.clone(), self.tx.clone());
+                    let job = Job::new(
+                        index,
+                        id,
+                        args,
+                        timeout,
+                        self.cancel.clone(),
+                        self.tx.clone(),
+                    );
                     self.pool.submit(job);
                 }
             }
@@ -172,5 +179,8 @@ impl Drop for RawResults<'_> {
     fn drop(&mut self) {
         // Workers skip the jobs of a call nobody listens to any more.
         self.cancel.store(true, Ordering::Relaxed);
+        if self.ready.iter().any(|pending| pending.result.is_none()) {
+            self.pool.cancelled();
+        }
     }
 }

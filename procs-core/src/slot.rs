@@ -3,9 +3,11 @@
 //! The thread owns the process: it spawns it (so `PR_SET_PDEATHSIG`, which
 //! fires when the *spawning thread* exits, fires only when the pool is gone),
 //! feeds it jobs one at a time, reaps it when it dies and starts a
-//! replacement for the next job.
+//! replacement for the next job. The [`Watch`] kills a worker from outside
+//! when a deadline passes or its caller goes away.
 
 use std::io;
+use std::num::NonZeroUsize;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -20,8 +22,10 @@ use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
 use crate::erased::{ErasedChannel, ErasedTransport};
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::job::{Job, Reply};
+use crate::job::{CancelFlag, Job, Reply};
+use crate::proc::Spec;
 use crate::registry::registry;
+use crate::watch::{Killed, Watch};
 
 /// How long a worker whose channel closed may take to finish dying before it
 /// is killed: closing fds comes a moment before the exit status is ready.
@@ -31,9 +35,17 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct SlotConfig {
     pub(crate) transport: Arc<dyn ErasedTransport>,
     pub(crate) max_message_size: usize,
+    /// The deadline of a task whose proc sets none.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_tasks_per_worker: Option<NonZeroUsize>,
+    /// Runs once in each new worker before its first task.
+    pub(crate) initializer: Option<Spec>,
+    pub(crate) watch: Arc<Watch>,
 }
 
 pub(crate) struct Slot {
+    index: usize,
     config: Arc<SlotConfig>,
     queue: Receiver<Job>,
     worker: Option<Worker>,
@@ -43,11 +55,22 @@ pub(crate) struct Slot {
 struct Worker {
     channel: Box<dyn ErasedChannel>,
     child: Child,
+    tasks: usize,
+}
+
+/// How a round trip with a worker went.
+enum Trip {
+    Answered(Vec<u8>),
+    /// The worker closed its end between messages.
+    Closed,
+    /// The channel failed.
+    Failed(BoxError),
 }
 
 impl Slot {
-    pub(crate) fn new(config: Arc<SlotConfig>, queue: Receiver<Job>) -> Slot {
+    pub(crate) fn new(index: usize, config: Arc<SlotConfig>, queue: Receiver<Job>) -> Slot {
         Slot {
+            index,
             config,
             queue,
             worker: None,
@@ -60,69 +83,203 @@ impl Slot {
         // fails, the first job tries again and reports the error.
         self.worker = self.start().ok();
         while let Ok(job) = self.queue.recv() {
+            if self.config.watch.is_pool_killed() {
+                job.finish(Err(Error::PoolClosed));
+                continue;
+            }
             if job.is_cancelled() {
                 continue;
             }
             let result = self.run_job(&job);
             job.finish(result);
+            let recycle = self.config.max_tasks_per_worker;
+            if let (Some(worker), Some(max)) = (&self.worker, recycle) {
+                if worker.tasks >= max.get() {
+                    let worker = self.worker.take().expect("checked above");
+                    self.retire(worker);
+                }
+            }
         }
         if let Some(worker) = self.worker.take() {
-            worker.retire();
+            self.retire(worker);
         }
     }
 
     fn run_job(&mut self, job: &Job) -> Result<Reply, Error> {
-        let worker = match &mut self.worker {
-            Some(worker) => worker,
-            None => self.worker.insert(self.start()?),
-        };
+        if self.worker.is_none() {
+            self.worker = Some(self.start()?);
+        }
+        let timeout = job.timeout.or(self.config.timeout);
         let task = Task {
             seq: job.index as u64,
             id: job.id,
             args: &job.args,
         };
-        codec::encode_request(&mut self.buf, std::iter::once(task));
-        let received = worker
-            .channel
-            .send(&self.buf)
-            .and_then(|()| worker.channel.recv());
-        let outcome = match received {
-            Ok(Some(msg)) => parse_response(msg, job),
-            Ok(None) => Err(Broken::Closed),
-            Err(error) => Err(Broken::Failed(error)),
-        };
-        outcome.unwrap_or_else(|broken| {
-            let worker = self.worker.take().expect("a worker ran the job");
-            Err(broken.into_error(worker, job.id))
-        })
+        let trip = self.round_trip(task, timeout, Some(&job.cancel));
+        let killed = self.config.watch.end(self.index);
+        if let Some(worker) = &mut self.worker {
+            worker.tasks += 1;
+        }
+        match (trip, killed) {
+            (Trip::Answered(msg), None) => match parse_response(msg, job.index, job.id) {
+                Ok(result) => result,
+                Err(garbage) => {
+                    self.discard(true);
+                    Err(garbage)
+                }
+            },
+            // Killed just after it answered: the answer stands, the worker
+            // does not.
+            (Trip::Answered(msg), Some(_)) => {
+                self.discard(true);
+                parse_response(msg, job.index, job.id).and_then(|result| result)
+            }
+            (_, Some(reason)) => {
+                self.discard(true);
+                Err(killed_error(reason, job.id))
+            }
+            (Trip::Closed, None) => Err(self.broken(job.id, None)),
+            (Trip::Failed(error), None) => Err(self.broken(job.id, Some(error))),
+        }
     }
 
-    fn start(&self) -> Result<Worker, Error> {
-        let config = &self.config;
+    /// Sends one task to the live worker and waits for its answer, watched.
+    fn round_trip(
+        &mut self,
+        task: Task<'_>,
+        timeout: Option<Duration>,
+        cancel: Option<&CancelFlag>,
+    ) -> Trip {
+        let worker = self.worker.as_mut().expect("started");
+        codec::encode_request(&mut self.buf, std::iter::once(task));
+        self.config.watch.begin(self.index, timeout, cancel);
+        match worker
+            .channel
+            .send(&self.buf)
+            .and_then(|()| worker.channel.recv())
+        {
+            Ok(Some(msg)) => Trip::Answered(msg),
+            Ok(None) => Trip::Closed,
+            Err(error) => Trip::Failed(error),
+        }
+    }
+
+    /// Turns a broken channel into the right error: a death if the worker
+    /// exits, a transport failure if it had to be killed.
+    fn broken(&mut self, id: &str, error: Option<BoxError>) -> Error {
+        // A worker that sent garbage is alive and untrusted: no grace.
+        let garbage = error.as_deref().is_some_and(is_protocol_error);
+        match self.discard(garbage) {
+            Some((exit, true)) => Error::WorkerDied {
+                id: id.to_owned(),
+                exit,
+            },
+            _ => Error::Transport(
+                error.unwrap_or_else(|| "worker closed its channel but kept running".into()),
+            ),
+        }
+    }
+
+    /// Reaps the live worker, killing it at once (`kill_now`) or after a
+    /// grace period; returns its exit and whether it ended on its own.
+    fn discard(&mut self, kill_now: bool) -> Option<(Exit, bool)> {
+        let Worker {
+            channel, mut child, ..
+        } = self.worker.take()?;
+        let killed = self.config.watch.forget(self.index);
+        drop(channel);
+        if kill_now {
+            return Some((kill(&mut child), false));
+        }
+        let (exit, on_its_own) = reap(&mut child, EXIT_GRACE);
+        Some((exit, on_its_own && killed.is_none()))
+    }
+
+    /// Closes the channel, which tells the worker to exit, and reaps it.
+    fn retire(&mut self, worker: Worker) {
+        self.worker = Some(worker);
+        self.discard(false);
+    }
+
+    fn start(&mut self) -> Result<Worker, Error> {
+        let config = self.config.clone();
         let cmd = worker_command(config.transport.name(), config.max_message_size);
-        let (mut channel, mut child) = config
+        let (mut channel, child) = config
             .transport
             .spawn(cmd, config.max_message_size)
             .map_err(Error::Spawn)?;
-        let hello = match channel.recv() {
-            Ok(Some(msg)) => match codec::decode(&msg) {
-                Ok(Message::Hello(hello)) => Ok(hello),
+        config
+            .watch
+            .spawned(self.index, child.id(), config.handshake_timeout);
+        let hello = channel.recv();
+        let killed = config.watch.end(self.index);
+        self.worker = Some(Worker {
+            channel,
+            child,
+            tasks: 0,
+        });
+        let greeted = match (hello, killed) {
+            (_, Some(Killed::Handshake(timeout))) => Err(Error::HandshakeTimeout { timeout }),
+            (_, Some(_)) => Err(Error::PoolClosed),
+            (Ok(Some(msg)), None) => match codec::decode(&msg) {
+                Ok(Message::Hello(hello)) => check_hello(hello),
                 Ok(_) => Err(Error::Malformed("hello")),
                 Err(error) => Err(error),
             },
-            Ok(None) => Err(Error::StartupFailed {
-                exit: reap(&mut child, EXIT_GRACE).0,
-            }),
-            Err(error) => Err(Error::Transport(error)),
+            (Ok(None), None) => {
+                let exit = self.discard(false).map(|(exit, _)| exit);
+                return Err(Error::StartupFailed {
+                    exit: exit.expect("a worker was live"),
+                });
+            }
+            (Err(error), None) => Err(Error::Transport(error)),
         };
-        match hello.and_then(check_hello) {
-            Ok(()) => Ok(Worker { channel, child }),
+        let ready = greeted.and_then(|()| self.initialize());
+        match ready {
+            Ok(()) => Ok(self.worker.take().expect("live")),
             Err(error) => {
-                drop(channel);
-                kill(&mut child);
+                self.discard(true);
                 Err(error)
             }
         }
+    }
+
+    /// Runs the pool's initializer, if any, in the fresh worker.
+    fn initialize(&mut self) -> Result<(), Error> {
+        let config = self.config.clone();
+        let Some(init) = &config.initializer else {
+            return Ok(());
+        };
+        let task = Task {
+            seq: 0,
+            id: init.id,
+            args: &init.args,
+        };
+        let trip = self.round_trip(task, init.timeout.or(config.timeout), None);
+        let killed = config.watch.end(self.index);
+        let outcome = match (trip, killed) {
+            (Trip::Answered(msg), None) => {
+                parse_response(msg, 0, init.id).and_then(|result| result.map(drop))
+            }
+            (_, Some(reason)) => Err(killed_error(reason, init.id)),
+            (Trip::Closed, None) => Err(self.broken(init.id, None)),
+            (Trip::Failed(error), None) => Err(self.broken(init.id, Some(error))),
+        };
+        outcome.map_err(|error| Error::InitializerFailed {
+            id: init.id.to_owned(),
+            source: Box::new(error),
+        })
+    }
+}
+
+fn killed_error(reason: Killed, id: &str) -> Error {
+    match reason {
+        Killed::Deadline(timeout) => Error::Timeout {
+            id: id.to_owned(),
+            timeout,
+        },
+        Killed::Handshake(timeout) => Error::HandshakeTimeout { timeout },
+        Killed::Cancelled | Killed::Pool => Error::PoolClosed,
     }
 }
 
@@ -144,63 +301,17 @@ fn check_hello(hello: Hello) -> Result<(), Error> {
     }
 }
 
-impl Worker {
-    /// Closes the channel, which tells the worker to exit, and reaps it.
-    fn retire(self) {
-        let Worker { channel, mut child } = self;
-        drop(channel);
-        reap(&mut child, EXIT_GRACE);
-    }
-}
-
-/// How a round trip with a worker went wrong.
-enum Broken {
-    /// The worker closed its end between messages.
-    Closed,
-    /// The channel failed.
-    Failed(BoxError),
-    /// The worker answered, but not with a valid response to this job.
-    Garbage(Error),
-}
-
-impl Broken {
-    fn into_error(self, worker: Worker, id: &str) -> Error {
-        let Worker { channel, mut child } = worker;
-        drop(channel);
-        let reported = match self {
-            Broken::Garbage(error) => {
-                kill(&mut child);
-                return error;
-            }
-            Broken::Closed => None,
-            Broken::Failed(error) if is_protocol_error(&*error) => {
-                kill(&mut child);
-                return Error::Transport(error);
-            }
-            Broken::Failed(error) => Some(error),
-        };
-        match reap(&mut child, EXIT_GRACE) {
-            (exit, Reaped::Exited) => Error::WorkerDied {
-                id: id.to_owned(),
-                exit,
-            },
-            (_, Reaped::Killed) => match reported {
-                Some(error) => Error::Transport(error),
-                None => Error::Transport("worker closed its channel but kept running".into()),
-            },
-        }
-    }
-}
-
-fn is_protocol_error(error: &(dyn std::error::Error + 'static)) -> bool {
+fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     error
         .downcast_ref::<io::Error>()
         .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
 }
 
-fn parse_response(msg: Vec<u8>, job: &Job) -> Result<Result<Reply, Error>, Broken> {
-    let (seq, result) = match codec::decode(&msg) {
-        Ok(Message::Response(mut outcomes)) if outcomes.len() == 1 => {
+/// Parses a one-task response: the task's outcome, or an error if the
+/// message itself is not a valid answer (the worker is then not trusted).
+fn parse_response(msg: Vec<u8>, index: usize, id: &str) -> Result<Result<Reply, Error>, Error> {
+    let (seq, result) = match codec::decode(&msg)? {
+        Message::Response(mut outcomes) if outcomes.len() == 1 => {
             let outcome = outcomes.pop().expect("one outcome");
             let result = outcome.result.map(|bytes| {
                 let start = bytes.as_ptr() as usize - msg.as_ptr() as usize;
@@ -208,15 +319,14 @@ fn parse_response(msg: Vec<u8>, job: &Job) -> Result<Result<Reply, Error>, Broke
             });
             (outcome.seq, result)
         }
-        Ok(_) => return Err(Broken::Garbage(Error::Malformed("response"))),
-        Err(error) => return Err(Broken::Garbage(error)),
+        _ => return Err(Error::Malformed("response")),
     };
-    if seq != job.index as u64 {
-        return Err(Broken::Garbage(Error::Malformed("response")));
+    if seq != index as u64 {
+        return Err(Error::Malformed("response"));
     }
     Ok(match result {
         Ok(range) => Ok(Reply::new(msg, range)),
-        Err(failure) => Err(failure.into_error(job.id)),
+        Err(failure) => Err(failure.into_error(id)),
     })
 }
 
@@ -249,24 +359,19 @@ fn worker_command(transport: &str, max_message_size: usize) -> Command {
     cmd
 }
 
-#[derive(PartialEq, Eq)]
-enum Reaped {
-    Exited,
-    Killed,
-}
-
-/// Waits up to `grace` for `child` to exit on its own, then kills it.
-fn reap(child: &mut Child, grace: Duration) -> (Exit, Reaped) {
+/// Waits up to `grace` for `child` to exit on its own, then kills it;
+/// `true` if it exited on its own.
+fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
     let deadline = Instant::now() + grace;
     let mut pause = Duration::from_micros(50);
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return (status.into(), Reaped::Exited),
+            Ok(Some(status)) => return (status.into(), true),
             Ok(None) if Instant::now() < deadline => {
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
-            _ => return (kill(child), Reaped::Killed),
+            _ => return (kill(child), false),
         }
     }
 }
