@@ -166,3 +166,81 @@ fn values_round_trip_and_refuse_garbage() {
     let absurd = encode_value(&u64::MAX).unwrap();
     assert!(decode_value::<Vec<u8>>(&absurd).is_err());
 }
+
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::frame::{read_frame, write_frame};
+
+    fn config() -> ProptestConfig {
+        // Bounded so CI stays fast; raise PROPTEST_CASES for a longer hunt.
+        ProptestConfig {
+            cases: 2048,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn decode_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn decode_never_panics_on_mutated_messages(
+            which in 0usize..3,
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+        ) {
+            let mut msg = sample_messages().swap_remove(which);
+            for (at, byte) in edits {
+                let i = at % msg.len();
+                msg[i] = byte;
+            }
+            msg.truncate(cut % (msg.len() + 1));
+            let _ = decode(&msg);
+        }
+
+        #[test]
+        fn requests_round_trip(
+            tasks in proptest::collection::vec((any::<u64>(), "[a-z:_]{0,24}", proptest::collection::vec(any::<u8>(), 0..64)), 0..8),
+        ) {
+            let mut buf = Vec::new();
+            encode_request(&mut buf, tasks.iter().map(|(seq, id, args)| Task { seq: *seq, id, args }));
+            let Message::Request(back) = decode(&buf).unwrap() else { panic!("not a request") };
+            prop_assert_eq!(back.len(), tasks.len());
+            for (task, (seq, id, args)) in back.iter().zip(&tasks) {
+                prop_assert_eq!((task.seq, task.id, task.args), (*seq, id.as_str(), args.as_slice()));
+            }
+        }
+
+        #[test]
+        fn frames_never_allocate_past_the_limit(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            limit in 0usize..32,
+        ) {
+            // Whatever the header claims, a frame over the limit is refused
+            // and one within it is at most `limit` bytes.
+            let mut reader = &bytes[..];
+            if let Ok(Some(frame)) = read_frame(&mut reader, limit) {
+                prop_assert!(frame.len() <= limit);
+            }
+        }
+
+        #[test]
+        fn frames_round_trip(msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..6)) {
+            let mut wire = Vec::new();
+            for msg in &msgs {
+                write_frame(&mut wire, msg).unwrap();
+            }
+            let mut reader = &wire[..];
+            for msg in &msgs {
+                prop_assert_eq!(&read_frame(&mut reader, 100).unwrap().unwrap(), msg);
+            }
+            prop_assert!(read_frame(&mut reader, 100).unwrap().is_none());
+        }
+    }
+}
