@@ -30,6 +30,14 @@ where
     crate::codec::encode_value(&f(args)).map_err(CallError::EncodeResult)
 }
 
-/// Compile-time check that a parameter or return type can cross a process
-/// boundary; `#[remote]` spans a call to it on each type.
-pub const fn assert_value<T: Serialize + DeserializeOwned + Send + 'static>() {}
+/// What `#[remote]` requires of each parameter and return type; the macro
+/// bounds a generic helper by it so that a type that cannot cross a process
+/// boundary is reported once, on that type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross a process boundary",
+    label = "#[remote] parameter and return types must implement `Serialize`, `DeserializeOwned` and `Send`",
+    note = "for a type of your own, add `#[derive(serde::Serialize, serde::Deserialize)]`"
+)]
+pub trait Value: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Value for T {}

@@ -9,6 +9,9 @@ use crate::print;
 // The most arguments `procs_core::RemoteFn` is implemented for.
 const MAX_ARGS: usize = 12;
 
+const CONDITIONAL_ARGUMENT: &str =
+    "#[remote] arguments cannot be conditional; put the `#[cfg]` on the function instead";
+
 pub(crate) fn check(item: &ItemFn) -> syn::Result<()> {
     let mut errors = Errors::default();
     let sig = &item.sig;
@@ -20,32 +23,43 @@ pub(crate) fn check(item: &ItemFn) -> syn::Result<()> {
         errors.push(unsafety, "#[remote] functions cannot be `unsafe`");
     }
     if let Some(abi) = &sig.abi {
-        errors.push(abi, "#[remote] functions cannot be `extern`; use the Rust ABI");
+        errors.push(
+            abi,
+            "#[remote] functions cannot be `extern`; use the Rust ABI",
+        );
     }
     if !sig.generics.params.is_empty() {
         errors.push(&sig.generics, "#[remote] functions cannot be generic");
     } else if let Some(where_clause) = &sig.generics.where_clause {
-        errors.push(where_clause, "#[remote] functions cannot have a `where` clause");
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.push(variadic, "#[remote] functions cannot be variadic");
+        errors.push(
+            where_clause,
+            "#[remote] functions cannot have a `where` clause",
+        );
     }
 
     for arg in &sig.inputs {
         match arg {
             FnArg::Receiver(receiver) => {
-                errors.push(receiver, "#[remote] functions cannot take `self`; use a free function");
+                errors.push(
+                    receiver,
+                    "#[remote] functions cannot take `self`; use a free function",
+                );
             }
             FnArg::Typed(arg) => {
                 // The generated call passes one value per parameter: one
                 // removed by `cfg` would shift the others.
-                for attr in &arg.attrs {
-                    let path = attr.path();
-                    if path.is_ident("cfg") || path.is_ident("cfg_attr") {
-                        errors.push(attr, "#[remote] arguments cannot be conditional (`#[cfg]`)");
-                    }
+                let conditional = arg
+                    .attrs
+                    .iter()
+                    .filter(|attr| attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr"));
+                for attr in conditional {
+                    errors.push(attr, CONDITIONAL_ARGUMENT);
                 }
-                Owned { errors: &mut errors, position: Position::Argument }.visit_type(&arg.ty);
+                Owned {
+                    errors: &mut errors,
+                    position: Position::Argument,
+                }
+                .visit_type(&arg.ty);
             }
         }
     }
@@ -62,7 +76,11 @@ pub(crate) fn check(item: &ItemFn) -> syn::Result<()> {
         if let Type::Never(never) = &**ty {
             errors.push(never, "#[remote] functions must return a value, not `!`");
         }
-        Owned { errors: &mut errors, position: Position::Return }.visit_type(ty);
+        Owned {
+            errors: &mut errors,
+            position: Position::Return,
+        }
+        .visit_type(ty);
     }
 
     errors.finish()
@@ -112,8 +130,12 @@ impl<'ast> Visit<'ast> for Owned<'_> {
 
     fn visit_type_impl_trait(&mut self, impl_trait: &'ast TypeImplTrait) {
         let msg = match self.position {
-            Position::Argument => "#[remote] arguments cannot be `impl Trait`; name a concrete type",
-            Position::Return => "#[remote] functions cannot return `impl Trait`; name a concrete type",
+            Position::Argument => {
+                "#[remote] arguments cannot be `impl Trait`; name a concrete type"
+            }
+            Position::Return => {
+                "#[remote] functions cannot return `impl Trait`; name a concrete type"
+            }
         };
         self.errors.push(impl_trait, msg);
     }
@@ -145,5 +167,8 @@ fn owned_hint(reference: &TypeReference) -> Option<String> {
         }
         _ => return None,
     };
-    Some(format!("use `{owned}` instead of `{}`", print::tokens(reference)))
+    Some(format!(
+        "use `{owned}` instead of `{}`",
+        print::tokens(reference)
+    ))
 }

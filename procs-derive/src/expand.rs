@@ -1,5 +1,5 @@
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, quote};
 use syn::ext::IdentExt as _;
 use syn::{FnArg, ItemFn, ReturnType, Type};
 
@@ -9,36 +9,51 @@ use crate::{check, print};
 pub(crate) fn remote(attrs: syn::Result<Attrs>, item: ItemFn) -> TokenStream {
     let checked = check::check(&item);
     match (attrs, checked) {
+        // rustc rejects every C-variadic definition that could get here (on
+        // a non-`extern` function, or unstable); a second error would only
+        // repeat it.
+        (Ok(_), Ok(())) if item.sig.variadic.is_some() => item.into_token_stream(),
         (Ok(attrs), Ok(())) => {
             let registration = registration(&attrs, &item);
             quote!(#item #registration)
         }
         (attrs, checked) => {
-            let mut errors = attrs.err().into_iter().chain(checked.err());
-            let mut error = errors.next().expect("one of the two failed");
-            error.extend(errors);
             // The function is emitted anyway so that its callers do not add
-            // "cannot find function" errors to the real one.
-            let error = error.into_compile_error();
-            quote!(#error #item)
+            // "cannot find function" errors to the real ones.
+            let errors = combine(attrs.err().into_iter().chain(checked.err()));
+            quote!(#errors #item)
         }
     }
 }
 
-// Keeps the input so that whatever it was still exists for the rest of the
+// Keeps the input, so that whatever it was still exists for the rest of the
 // crate; only the attribute's misuse is reported.
-pub(crate) fn not_a_function(err: syn::Error, input: TokenStream) -> TokenStream {
+pub(crate) fn not_a_function(
+    attrs: syn::Result<Attrs>,
+    err: syn::Error,
+    input: TokenStream,
+) -> TokenStream {
     let is_fn = input
         .clone()
         .into_iter()
         .any(|tree| matches!(&tree, TokenTree::Ident(ident) if ident == "fn"));
+    // A function that syn cannot parse keeps syn's more precise message.
     let err = if is_fn {
         err
     } else {
         syn::Error::new(err.span(), "#[remote] can only be applied to functions")
     };
-    let err = err.into_compile_error();
-    quote!(#err #input)
+    let errors = combine(attrs.err().into_iter().chain([err]));
+    quote!(#errors #input)
+}
+
+fn combine(errors: impl IntoIterator<Item = syn::Error>) -> TokenStream {
+    let mut errors = errors.into_iter();
+    let Some(mut first) = errors.next() else {
+        return TokenStream::new();
+    };
+    first.extend(errors);
+    first.into_compile_error()
 }
 
 fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
@@ -72,57 +87,46 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     };
     let signature = print::signature(inputs.iter().copied(), output);
 
-    // Mixed-site hygiene keeps these bindings apart from the user's names.
-    let bytes = Ident::new("bytes", Span::mixed_site());
-    let args: Vec<_> = (0..inputs.len())
-        .map(|i| format_ident!("__a{}", i, span = Span::mixed_site()))
-        .collect();
-    let asserts = inputs.iter().chain(&output).map(|ty| assert_value(&private, ty));
+    let output = output.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+    // Mixed-site hygiene keeps these names apart from the user's.
+    let mixed = |name: String| Ident::new(&name, Span::mixed_site());
+    let params: Vec<Ident> = (0..inputs.len()).map(|i| mixed(format!("A{i}"))).collect();
+    let args: Vec<Ident> = (0..inputs.len()).map(|i| mixed(format!("a{i}"))).collect();
+    let ret = mixed("R".to_owned());
+    let bytes = mixed("bytes".to_owned());
+    let f = mixed("f".to_owned());
+    // `#[remote] #[cfg(..)] fn` keeps its `cfg` when emitted: the
+    // registration must follow it or it names a function that is gone.
+    let cfgs = item.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
 
-    // Closures, not named helper functions: a helper named like the user's
-    // function would shadow it inside this block and silently register the
-    // wrong function.
+    // `__procs_invoke` takes each type as a generic parameter bounded by
+    // `Value`, and the call names the types as the user wrote them: a type
+    // that cannot cross is reported once, on that type. Calling `invoke` on
+    // the concrete argument tuple would report it again, on the tuple, at the
+    // attribute.
+    //
+    // `type_id` and `invoke` are closures, not helper functions: a helper
+    // named like the user's function would shadow it in this block and
+    // silently register the wrong function. A user function named
+    // `__procs_invoke` or `__PROCS_REMOTE` fails to type-check instead.
     quote! {
+        #(#cfgs)*
         const _: () = {
+            fn __procs_invoke<#(#params: #private::Value,)* #ret: #private::Value>(
+                #bytes: &[::core::primitive::u8],
+                #f: fn(#(#params),*) -> #ret,
+            ) -> ::core::result::Result<::std::vec::Vec<::core::primitive::u8>, #private::CallError> {
+                #private::invoke(#bytes, |(#(#args,)*): (#(#params,)*)| #f(#(#args),*))
+            }
+
             #[#private::linkme::distributed_slice(#private::REMOTES)]
             #[linkme(crate = #private::linkme)]
             static __PROCS_REMOTE: #private::Remote = #private::Remote {
                 id: #id,
                 signature: #signature,
                 type_id: || #private::type_id_of(&#name),
-                invoke: |#bytes| #private::invoke(
-                    #bytes,
-                    |(#(#args,)*): (#(#inputs,)*)| #name(#(#args),*),
-                ),
+                invoke: |#bytes| __procs_invoke::<#(#inputs,)* #output>(#bytes, #name),
             };
-            #(#asserts)*
         };
     }
-}
-
-// Spanned on the type, so that "`Foo: Serialize` is not satisfied" points at
-// `Foo` in the user's signature.
-fn assert_value(private: &TokenStream, ty: &Type) -> TokenStream {
-    let mut tokens = ty.to_token_stream().into_iter();
-    let first = tokens.next().map_or_else(Span::call_site, |t| t.span());
-    let last = tokens.last().map_or(first, |t| t.span());
-    let private = respan(private.clone(), first);
-    let call = quote_spanned!(first=> #private::assert_value::<#ty>);
-    quote_spanned!(last=> const _: () = #call();)
-}
-
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tree| {
-            if let TokenTree::Group(group) = &tree {
-                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
-                inner.set_span(span);
-                tree = TokenTree::Group(inner);
-            } else {
-                tree.set_span(span);
-            }
-            tree
-        })
-        .collect()
 }

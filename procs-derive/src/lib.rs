@@ -21,16 +21,15 @@ mod test;
 use proc_macro::TokenStream;
 use syn::parse::Parser as _;
 
-/// Registers a function so that worker processes can run it.
-///
-/// See `procs::remote` for the documentation.
+/// The `#[remote]` attribute, used as `procs::remote`: it registers a
+/// function so that worker processes can run it.
 #[proc_macro_attribute]
 pub fn remote(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut attrs = attr::Attrs::default();
     let parsed = syn::meta::parser(|meta| attrs.parse(meta)).parse(args);
-    let item = match syn::parse::<syn::ItemFn>(input.clone()) {
-        Ok(item) => item,
-        Err(err) => return expand::not_a_function(err, input.into()).into(),
-    };
-    expand::remote(parsed.map(|()| attrs), item).into()
+    let attrs = parsed.map(|()| attrs);
+    match syn::parse::<syn::ItemFn>(input.clone()) {
+        Ok(item) => expand::remote(attrs, item).into(),
+        Err(err) => expand::not_a_function(attrs, err, input.into()).into(),
+    }
 }

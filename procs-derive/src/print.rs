@@ -12,7 +12,10 @@ pub(crate) fn tokens(tokens: &impl ToTokens) -> String {
     out
 }
 
-pub(crate) fn signature<'a>(inputs: impl IntoIterator<Item = &'a Type>, output: Option<&Type>) -> String {
+pub(crate) fn signature<'a>(
+    inputs: impl IntoIterator<Item = &'a Type>,
+    output: Option<&Type>,
+) -> String {
     let inputs: Vec<String> = inputs.into_iter().map(tokens).collect();
     let mut out = format!("fn({})", inputs.join(", "));
     if let Some(output) = output {

@@ -1,0 +1,8 @@
+use procs::remote;
+
+#[remote(id = "")]
+pub fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use procs::remote;
+
+#[remote]
+pub fn greeting() -> &'static str {
+    "hello"
+}
+
+fn main() {}
