@@ -27,7 +27,9 @@ fn slower_function(x: u64, y: u64) -> u64 {
 /// A CPU-bound function for `pmap`: the number of primes below `n`.
 #[remote]
 fn primes_below(n: u64) -> usize {
-    (2..n).filter(|&k| (2..).take_while(|d| d * d <= k).all(|d| k % d != 0)).count()
+    (2..n)
+        .filter(|&k| (2..).take_while(|d| d * d <= k).all(|d| k % d != 0))
+        .count()
 }
 
 fn main() -> ExitCode {
@@ -59,8 +61,8 @@ fn run() -> Result<bool, procs::Error> {
 
     // Many calls of one type: results in the order given, each as soon as ready.
     let inputs: Vec<u64> = (0..8).collect();
-    let squares: Vec<u64> = call(inputs.iter().map(|&i| proc!(slower_function(i, 2))))
-        .collect::<Result<_, _>>()?;
+    let squares: Vec<u64> =
+        call(inputs.iter().map(|&i| proc!(slower_function(i, 2)))).collect::<Result<_, _>>()?;
     println!("call:  slower_function(i, 2) for i in 0..8 = {squares:?}");
     same &= squares == inputs.iter().map(|&i| i * i).collect::<Vec<_>>();
 
@@ -70,6 +72,13 @@ fn run() -> Result<bool, procs::Error> {
     println!("pmap:  primes_below({limits:?}) = {counts:?}");
     same &= counts == limits.map(primes_below);
 
-    println!("serial check: {}", if same { "all results equal the direct calls" } else { "MISMATCH" });
+    println!(
+        "serial check: {}",
+        if same {
+            "all results equal the direct calls"
+        } else {
+            "MISMATCH"
+        }
+    );
     Ok(same)
 }
