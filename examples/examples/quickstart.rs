@@ -12,6 +12,7 @@ use procs::{call, pmap, proc, remote};
 
 /// Stands for slow work that returns text.
 #[remote]
+#[allow(clippy::disallowed_names, reason = "the 2007 announcement names it `foo`")]
 fn slow_function(n: u32, greeting: String, foo: f64) -> String {
     sleep(Duration::from_millis(50));
     format!("{greeting} #{n}, foo={foo}")
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(clippy::approx_constant, reason = "the 2007 announcement passes 3.14")]
 fn run() -> Result<bool, procs::Error> {
     // Process specifications read almost like the calls they stand for.
     let p1 = proc!(slow_function(5, "hello".into(), 3.14));

@@ -1,0 +1,23 @@
+//! Tim Bray's Wide Finder: the ten most fetched articles of an Apache log.
+//!
+//! A request counts when it matches
+//! `GET /ongoing/When/\d\d\dx/(\d\d\d\d/\d\d/\d\d/[^ .]+) `; the captured
+//! path is the article. The file is split into newline-aligned [`Chunk`]s;
+//! each is scanned on its own ([`scan`]) and the counts are merged
+//! ([`merge`]), so the same code runs serially, on threads, or in worker
+//! processes ([`scan_chunk`]), which receive only the path and the chunk's
+//! offset and length and map the file themselves.
+
+mod chunks;
+mod generate;
+mod modes;
+mod scan;
+mod size;
+mod top;
+
+pub use chunks::{Chunk, split};
+pub use generate::{DEFAULT_SEED, generate};
+pub use modes::{count_procs, count_threads};
+pub use scan::{Counts, merge, scan, scan_chunk, scan_file_serial};
+pub use size::{format_size, parse_size};
+pub use top::top;

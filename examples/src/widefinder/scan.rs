@@ -1,0 +1,181 @@
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use memmap2::{Mmap, MmapOptions};
+use procs::remote;
+use regex::bytes::Regex;
+
+use super::Chunk;
+
+/// Fetches per article path (the bytes the pattern captured).
+pub type Counts = HashMap<Vec<u8>, u64>;
+
+fn pattern() -> &'static Regex {
+    static PATTERN: OnceLock<Regex> = OnceLock::new();
+    // Wide Finder's pattern, applied to a whole chunk instead of line by
+    // line: `\n` is excluded from the article so that no match spans two
+    // lines, which makes the two equivalent (nothing else in the pattern can
+    // match a newline).
+    PATTERN.get_or_init(|| {
+        Regex::new(r"(?-u)GET /ongoing/When/\d\d\dx/(\d\d\d\d/\d\d/\d\d/[^ .\n]+) ")
+            .expect("the pattern is valid")
+    })
+}
+
+/// Counts the articles fetched in `bytes`, a run of whole lines.
+///
+/// # Examples
+///
+/// ```
+/// use examples::widefinder::scan;
+///
+/// let log = b"h - - [08/Oct/2006:06:37:48 -0700] \"GET /ongoing/When/200x/2006/10/08/Grief HTTP/1.1\" 200 5945\n";
+/// assert_eq!(scan(log)[&b"2006/10/08/Grief"[..]], 1);
+/// ```
+pub fn scan(bytes: &[u8]) -> Counts {
+    let mut counts = Counts::new();
+    let mut locations = pattern().capture_locations();
+    let mut at = 0;
+    while let Some(found) = pattern().captures_read_at(&mut locations, bytes, at) {
+        let (start, end) = locations.get(1).expect("the pattern has one group");
+        // Look the key up by slice first: most keys repeat, and allocating
+        // only for new ones keeps the loop allocation-free.
+        match counts.get_mut(&bytes[start..end]) {
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(bytes[start..end].to_vec(), 1);
+            }
+        }
+        at = found.end();
+    }
+    counts
+}
+
+/// Adds `from` into `into`.
+///
+/// # Examples
+///
+/// ```
+/// use examples::widefinder::{merge, Counts};
+///
+/// let mut total: Counts = [(b"a".to_vec(), 1)].into();
+/// merge(&mut total, [(b"a".to_vec(), 2), (b"b".to_vec(), 1)].into());
+/// assert_eq!((total[&b"a"[..]], total[&b"b"[..]]), (3, 1));
+/// ```
+pub fn merge(into: &mut Counts, from: Counts) {
+    for (key, count) in from {
+        *into.entry(key).or_insert(0) += count;
+    }
+}
+
+/// Maps `chunk` of the file at `path` and counts its articles: one Wide
+/// Finder task, run in a worker process. Only the path and the chunk's
+/// position cross the process boundary; the worker reads the bytes itself.
+///
+/// # Examples
+///
+/// ```no_run
+/// use examples::widefinder::{scan_chunk, split, Counts};
+///
+/// let path = std::path::PathBuf::from("access.log");
+/// let data = std::fs::read(&path)?;
+/// let tasks = split(&data, 32 << 20).into_iter().map(|chunk| (path.clone(), chunk));
+/// for counts in procs::pmap(scan_chunk, tasks) {
+///     let counts: Counts = counts??;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// When the file cannot be opened or mapped, as text.
+#[remote]
+pub fn scan_chunk(path: PathBuf, chunk: Chunk) -> Result<Counts, String> {
+    if chunk.len == 0 {
+        return Ok(Counts::new());
+    }
+    let file = File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let len = usize::try_from(chunk.len).map_err(|_| "chunk too large".to_owned())?;
+    // SAFETY: the mapping is read-only and lives only for this call; the log
+    // must not be truncated while it is scanned (the usual mmap caveat, as
+    // in the seed's wf-6).
+    let map = unsafe { MmapOptions::new().offset(chunk.offset).len(len).map(&file) }
+        .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
+    Ok(scan(&map))
+}
+
+/// Maps the whole file at `path`; an empty file gives `None` (it cannot be
+/// mapped, and has nothing to scan).
+///
+/// # Errors
+///
+/// When the file cannot be opened or mapped.
+pub(crate) fn map_file(path: &Path) -> std::io::Result<Option<Mmap>> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(None);
+    }
+    // SAFETY: read-only mapping; see `scan_chunk`.
+    unsafe { Mmap::map(&file) }.map(Some)
+}
+
+/// Counts the articles of the whole file in this process, in one pass: the
+/// serial baseline.
+///
+/// # Examples
+///
+/// ```no_run
+/// let counts = examples::widefinder::scan_file_serial("access.log".as_ref())?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// When the file cannot be opened or mapped.
+pub fn scan_file_serial(path: &Path) -> std::io::Result<Counts> {
+    Ok(map_file(path)?.map(|map| scan(&map)).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// The pattern exactly as Wide Finder states it, applied line by line.
+    fn reference(bytes: &[u8]) -> Counts {
+        let re =
+            Regex::new(r"(?-u)GET /ongoing/When/\d\d\dx/(\d\d\d\d/\d\d/\d\d/[^ .]+) ").unwrap();
+        let mut counts = Counts::new();
+        for line in bytes.split(|&b| b == b'\n') {
+            for caps in re.captures_iter(line) {
+                *counts.entry(caps[1].to_vec()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn whole_chunk_scan_equals_line_by_line_reference() {
+        let log: &[u8] = b"a \"GET /ongoing/When/200x/2006/10/08/Grief HTTP/1.1\" 200\n\
+            b \"GET /ongoing/When/200x/2006/10/08/Grief HTTP/1.1\" 404\n\
+            c \"HEAD /ongoing/When/200x/2006/10/08/Grief HTTP/1.1\" 200\n\
+            d \"GET /ongoing/When/200x/2006/10/08/ HTTP/1.1\" 200\n\
+            e \"GET /ongoing/When/200x/2006/10/08/pic.jpg HTTP/1.1\" 200\n\
+            f \"GET /ongoing/When/200x/2006/10/09/Cut\nHTTP/1.1\" 200\n\
+            g \"GET /ongoing/When/200x/2006/10/09/CRLF HTTP/1.1\" 200\r\n\
+            h \"GET /ongoing/When/200x/2006/10/09/\xff\xfe HTTP/1.1\" 200\n\
+            i \"GET /ongoing/When/200x/2006/1/09/Bad HTTP/1.1\" 200\n\
+            j \"GET /ongoing/When/200x/2006/10/09/Two HTTP/1.1\" GET /ongoing/When/200x/2006/10/09/Two \n\
+            k \"GET /ongoing/When/200x/2006/10/09/NoNewline ";
+        let counts = scan(log);
+        assert_eq!(counts, reference(log));
+        assert_eq!(counts[&b"2006/10/08/Grief"[..]], 2);
+        assert_eq!(counts[&b"2006/10/09/Two"[..]], 2);
+        assert_eq!(counts[&b"2006/10/09/CRLF"[..]], 1);
+        assert_eq!(counts[&b"2006/10/09/\xff\xfe"[..]], 1);
+        assert_eq!(counts[&b"2006/10/09/NoNewline"[..]], 1);
+        assert!(!counts.contains_key(&b"2006/10/09/Cut"[..]));
+        assert_eq!(counts.len(), 5);
+    }
+}
