@@ -127,7 +127,7 @@ pub fn call<C: Calls<M>, M>(calls: C) -> C::Output {
     calls.call_on(Pool::global())
 }
 
-impl<R: DeserializeOwned> Calls<marker::One> for Proc<R> {
+impl<R: DeserializeOwned + 'static> Calls<marker::One> for Proc<R> {
     type Output = Result<R, Error>;
 
     fn call_on(self, pool: &Pool) -> Self::Output {
@@ -141,7 +141,7 @@ impl<'a, I, R> Calls<marker::Each<'a>> for I
 where
     I: IntoIterator<Item = Proc<R>>,
     I::IntoIter: 'a,
-    R: DeserializeOwned + 'a,
+    R: DeserializeOwned + 'static,
 {
     type Output = Results<'a, R>;
 
@@ -152,7 +152,7 @@ where
 
 macro_rules! calls_tuple {
     ($($name:ident: $t:ident),+) => {
-        impl<$($t: DeserializeOwned),+> Calls<marker::Tuple> for ($(Proc<$t>,)+) {
+        impl<$($t: DeserializeOwned + 'static),+> Calls<marker::Tuple> for ($(Proc<$t>,)+) {
             type Output = ($(Result<$t, Error>,)+);
 
             fn call_on(self, pool: &Pool) -> Self::Output {

@@ -4,8 +4,11 @@
 //! "unmaintained" advisory). Envelopes are hand-encoded so that argument and
 //! result bytes are copied once into a reused buffer and borrowed on decode.
 
+use std::any::Any;
+
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+use crate::BoxError;
 use crate::error::{Error, PanicInfo, Payload};
 
 /// Bumped whenever the envelope layout or its meaning changes.
@@ -21,18 +24,101 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<{ 1 << 32 }>()
 }
 
-/// Encodes a user value (arguments or a return value).
-pub(crate) fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, crate::BoxError> {
+/// Encodes a whole value (a failure, or an argument tuple by ID).
+pub(crate) fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, BoxError> {
     Ok(bincode::serde::encode_to_vec(value, config())?)
 }
 
-/// Decodes a user value, refusing trailing bytes.
-pub(crate) fn decode_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, crate::BoxError> {
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config())?;
-    if used != bytes.len() {
-        return Err(format!("{} trailing bytes", bytes.len() - used).into());
-    }
+/// Decodes a whole value, refusing trailing bytes.
+pub(crate) fn decode_value<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, BoxError> {
+    let mut input = bytes;
+    let value = decode_elem(&mut input)?;
+    end(input)?;
     Ok(value)
+}
+
+/// Refuses bytes left over after the last value.
+pub(crate) fn end(rest: &[u8]) -> Result<(), BoxError> {
+    match rest.len() {
+        0 => Ok(()),
+        n => Err(format!("{n} trailing bytes").into()),
+    }
+}
+
+/// Appends one value (an argument or a return value) to `out`.
+///
+/// A `Vec<u8>` is written with one copy instead of serde's byte-by-byte
+/// sequence; the bytes are the same as bincode's, so either side may use
+/// either path.
+pub(crate) fn encode_elem<T: Serialize + 'static>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), BoxError> {
+    if let Some(bytes) = (value as &dyn Any).downcast_ref::<Vec<u8>>() {
+        put_varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+        return Ok(());
+    }
+    bincode::serde::encode_into_std_write(value, out, config())?;
+    Ok(())
+}
+
+/// Decodes one value from the front of `input` and advances past it.
+pub(crate) fn decode_elem<T: DeserializeOwned + 'static>(input: &mut &[u8]) -> Result<T, BoxError> {
+    let mut slot: Option<T> = None;
+    if let Some(bytes) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Vec<u8>>>() {
+        let len = take_varint(input)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&n| n <= input.len())
+            .ok_or("byte buffer longer than its message")?;
+        let (head, tail) = input.split_at(len);
+        *bytes = Some(head.to_vec());
+        *input = tail;
+    } else {
+        let (value, used) = bincode::serde::decode_from_slice(input, config())?;
+        slot = Some(value);
+        *input = &input[used..];
+    }
+    Ok(slot.expect("set above"))
+}
+
+/// bincode's varint: below 251 in one byte, else a marker and 2, 4 or 8
+/// little-endian bytes.
+fn put_varint(out: &mut Vec<u8>, n: u64) {
+    if n < 251 {
+        out.push(n as u8);
+    } else if n <= u64::from(u16::MAX) {
+        out.push(251);
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+    } else if n <= u64::from(u32::MAX) {
+        out.push(252);
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    } else {
+        out.push(253);
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+fn take_varint(input: &mut &[u8]) -> Result<u64, BoxError> {
+    let (&first, rest) = input.split_first().ok_or("truncated length")?;
+    let width = match first {
+        0..251 => {
+            *input = rest;
+            return Ok(u64::from(first));
+        }
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return Err("invalid length marker".into()),
+    };
+    if rest.len() < width {
+        return Err("truncated length".into());
+    }
+    let mut buf = [0u8; 8];
+    buf[..width].copy_from_slice(&rest[..width]);
+    *input = &rest[width..];
+    Ok(u64::from_le_bytes(buf))
 }
 
 /// The first message of every worker: who it is.
@@ -66,6 +152,7 @@ pub(crate) enum Failure {
     DuplicateId,
     DecodeArgs(String),
     EncodeResult(String),
+    TooLarge { size: u64, limit: u64 },
 }
 
 impl Failure {
@@ -85,6 +172,7 @@ impl Failure {
                 payload: Payload::Result,
                 source: msg.into(),
             },
+            Failure::TooLarge { size, limit } => Error::TooLarge { id, size, limit },
         }
     }
 }
@@ -126,19 +214,56 @@ pub(crate) fn begin_response(buf: &mut Vec<u8>) {
     buf.extend_from_slice(&0u32.to_le_bytes());
 }
 
+#[cfg(test)]
 pub(crate) fn push_outcome(buf: &mut Vec<u8>, seq: u64, result: Result<&[u8], &Failure>) {
-    buf.extend_from_slice(&seq.to_le_bytes());
     match result {
-        Ok(bytes) => {
-            buf.push(0);
-            put_bytes64(buf, bytes);
-        }
-        Err(failure) => {
-            buf.push(1);
-            let bytes = encode_value(failure).expect("failures always encode");
-            put_bytes64(buf, &bytes);
-        }
+        Ok(bytes) => push_outcome_with(buf, seq, |out| {
+            out.extend_from_slice(bytes);
+            Ok::<(), ()>(())
+        })
+        .expect("copying cannot fail"),
+        Err(failure) => push_failure(buf, seq, failure),
     }
+}
+
+/// Appends a successful outcome whose payload `write` appends in place (no
+/// intermediate buffer). If `write` fails, `buf` is left as it was.
+pub(crate) fn push_outcome_with<E>(
+    buf: &mut Vec<u8>,
+    seq: u64,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = buf.len();
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.push(0);
+    let len_at = buf.len();
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    if let Err(error) = write(buf) {
+        buf.truncate(start);
+        return Err(error);
+    }
+    let len = (buf.len() - len_at - 8) as u64;
+    buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+    bump_count(buf);
+    Ok(())
+}
+
+pub(crate) fn push_failure(buf: &mut Vec<u8>, seq: u64, failure: &Failure) {
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.push(1);
+    let bytes = encode_value(failure).expect("failures always encode");
+    put_bytes64(buf, &bytes);
+    bump_count(buf);
+}
+
+/// Removes the outcome pushed last, which starts at `start`.
+pub(crate) fn pop_outcome(buf: &mut Vec<u8>, start: usize) {
+    buf.truncate(start);
+    let count = u32::from_le_bytes(buf[1..5].try_into().expect("4 bytes")) - 1;
+    buf[1..5].copy_from_slice(&count.to_le_bytes());
+}
+
+fn bump_count(buf: &mut [u8]) {
     let count = u32::from_le_bytes(buf[1..5].try_into().expect("4 bytes")) + 1;
     buf[1..5].copy_from_slice(&count.to_le_bytes());
 }

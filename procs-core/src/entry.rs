@@ -50,7 +50,7 @@ pub static DEFAULT_TRANSPORT: [fn(Builder) -> Builder];
 #[doc(hidden)]
 pub fn serve<T: Transport>(max_message_size: usize) -> ! {
     match T::connect(max_message_size) {
-        Ok(channel) => crate::worker::serve(channel),
+        Ok(channel) => crate::worker::serve(channel, max_message_size),
         Err(error) => {
             eprintln!(
                 "procs worker: cannot connect over the `{}` transport: {error}",

@@ -126,9 +126,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
-    /// A message is larger than the configured limit.
-    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    /// The arguments or the result of a call make a message larger than the
+    /// pool's [`max_message_size`](crate::Builder::max_message_size); the
+    /// call did not run (arguments) or its result was dropped (result), and
+    /// the worker lives on.
+    #[error("a message of `{id}` takes {size} bytes, over the limit of {limit} bytes")]
     TooLarge {
+        /// The ID of the function.
+        id: String,
         /// The size of the message, in bytes.
         size: u64,
         /// The limit, in bytes.

@@ -1,7 +1,5 @@
 //! `pmap`: `map` over worker processes.
 
-use serde::Serialize;
-
 use crate::error::Error;
 use crate::pool::Pool;
 use crate::proc::{Proc, Spec};
@@ -35,7 +33,7 @@ use crate::results::Results;
 pub fn pmap<'a, F, Args, I>(f: F, items: I) -> Results<'a, F::Output>
 where
     F: RemoteFn<Args>,
-    Args: Serialize + 'a,
+    Args: 'a,
     I: IntoIterator<Item = F::Item>,
     I::IntoIter: 'a,
 {
@@ -46,7 +44,6 @@ where
 pub(crate) fn procs_of<F, Args, I>(f: F, items: I) -> impl Iterator<Item = Result<Spec, Error>>
 where
     F: RemoteFn<Args>,
-    Args: Serialize,
     I: Iterator<Item = F::Item>,
 {
     items.map(move |item| Proc::new(f, F::args_from_item(item)).into_spec())

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::Sender;
-use serde::Serialize;
 
 use crate::builder::Builder;
 use crate::call::Calls;
@@ -143,7 +142,7 @@ impl Pool {
     pub fn pmap<'a, F, Args, I>(&self, f: F, items: I) -> Results<'a, F::Output>
     where
         F: RemoteFn<Args>,
-        Args: Serialize + 'a,
+        Args: 'a,
         I: IntoIterator<Item = F::Item>,
         I::IntoIter: 'a,
     {

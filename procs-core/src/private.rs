@@ -16,18 +16,31 @@ pub fn type_id_of<T: 'static>(_: &T) -> TypeId {
     TypeId::of::<T>()
 }
 
-/// Decodes `Args`, calls `f`, encodes its result.
+/// Decodes the next argument of a call.
 ///
 /// # Errors
 ///
-/// When the arguments do not decode or the result does not encode.
-pub fn invoke<Args, R>(bytes: &[u8], f: impl FnOnce(Args) -> R) -> Result<Vec<u8>, CallError>
-where
-    Args: DeserializeOwned,
-    R: Serialize,
-{
-    let args = crate::codec::decode_value(bytes).map_err(CallError::DecodeArgs)?;
-    crate::codec::encode_value(&f(args)).map_err(CallError::EncodeResult)
+/// When the bytes do not decode as a `T`.
+pub fn decode_arg<T: Value>(input: &mut &[u8]) -> Result<T, CallError> {
+    crate::codec::decode_elem(input).map_err(CallError::DecodeArgs)
+}
+
+/// Checks that the arguments were all used.
+///
+/// # Errors
+///
+/// When bytes are left over, which means the caller sent other types.
+pub fn end_args(rest: &[u8]) -> Result<(), CallError> {
+    crate::codec::end(rest).map_err(CallError::DecodeArgs)
+}
+
+/// Appends the encoded return value to `out`.
+///
+/// # Errors
+///
+/// When the value does not encode.
+pub fn encode_result<R: Value>(value: &R, out: &mut Vec<u8>) -> Result<(), CallError> {
+    crate::codec::encode_elem(value, out).map_err(CallError::EncodeResult)
 }
 
 /// What `#[remote]` requires of each parameter and return type; the macro

@@ -65,14 +65,29 @@ impl<R> Proc<R> {
     pub fn new<F, Args>(f: F, args: Args) -> Proc<R>
     where
         F: RemoteFn<Args, Output = R>,
-        Args: Serialize,
     {
         let _ = f;
         let Some(remote) = registry().by_type(std::any::TypeId::of::<F>()) else {
             let name = std::any::type_name::<F>();
             return Proc::failed(Error::NotRemote { name });
         };
-        Proc::by_id(remote.id, args)
+        let mut bytes = Vec::new();
+        let spec = match F::encode_args(&args, &mut bytes) {
+            Ok(()) => Ok(Spec {
+                id: remote.id,
+                args: bytes,
+                timeout: None,
+            }),
+            Err(source) => Err(Error::Encode {
+                id: remote.id.to_owned(),
+                payload: Payload::Arguments,
+                source,
+            }),
+        };
+        Proc {
+            spec,
+            out: PhantomData,
+        }
     }
 
     /// Makes a process specification for the function registered under

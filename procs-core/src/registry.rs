@@ -16,8 +16,9 @@ pub struct Remote {
     pub signature: &'static str,
     /// The `TypeId` of the function item, to find the ID from the function.
     pub type_id: fn() -> TypeId,
-    /// Decodes the arguments, calls the function, encodes its result.
-    pub invoke: fn(&[u8]) -> Result<Vec<u8>, CallError>,
+    /// Decodes the arguments, calls the function, and appends its encoded
+    /// result to the buffer (the response being built, so no copy).
+    pub invoke: fn(&[u8], &mut Vec<u8>) -> Result<(), CallError>,
 }
 
 /// Why [`Remote::invoke`] failed without panicking. Not a public API.

@@ -1,5 +1,10 @@
 //! Types of `#[remote]` functions, by arity, without overlapping impls.
 
+use serde::Serialize;
+
+use crate::BoxError;
+use crate::codec::encode_elem;
+
 /// A function that can run in a worker: implemented for every `Fn` of up to
 /// twelve arguments, so that `proc!` and `pmap` learn a function's argument
 /// and return types from its name alone.
@@ -34,6 +39,13 @@ pub trait RemoteFn<Args>: Copy + Send + Sync + 'static {
 
     /// Calls the function in this process.
     fn call_with(self, args: Args) -> Self::Output;
+
+    /// Appends the encoded arguments to `out`, as the worker decodes them.
+    ///
+    /// # Errors
+    ///
+    /// When an argument fails to serialize.
+    fn encode_args(args: &Args, out: &mut Vec<u8>) -> Result<(), BoxError>;
 }
 
 impl<F, R> RemoteFn<()> for F
@@ -49,11 +61,16 @@ where
     fn call_with(self, (): ()) -> R {
         self()
     }
+
+    fn encode_args((): &(), _: &mut Vec<u8>) -> Result<(), BoxError> {
+        Ok(())
+    }
 }
 
 impl<F, A, R> RemoteFn<(A,)> for F
 where
     F: Fn(A) -> R + Copy + Send + Sync + 'static,
+    A: Serialize + 'static,
 {
     type Output = R;
     type Item = A;
@@ -66,6 +83,10 @@ where
     fn call_with(self, (a,): (A,)) -> R {
         self(a)
     }
+
+    fn encode_args((a,): &(A,), out: &mut Vec<u8>) -> Result<(), BoxError> {
+        encode_elem(a, out)
+    }
 }
 
 macro_rules! remote_fn_tuple {
@@ -73,6 +94,7 @@ macro_rules! remote_fn_tuple {
         impl<F, R, $($arg),+> RemoteFn<($($arg,)+)> for F
         where
             F: Fn($($arg),+) -> R + Copy + Send + Sync + 'static,
+            $($arg: Serialize + 'static,)+
         {
             type Output = R;
             type Item = ($($arg,)+);
@@ -85,6 +107,12 @@ macro_rules! remote_fn_tuple {
             #[allow(non_snake_case, reason = "the type names double as bindings")]
             fn call_with(self, ($($arg,)+): ($($arg,)+)) -> R {
                 self($($arg),+)
+            }
+
+            #[allow(non_snake_case, reason = "the type names double as bindings")]
+            fn encode_args(($($arg,)+): &($($arg,)+), out: &mut Vec<u8>) -> Result<(), BoxError> {
+                $(encode_elem($arg, out)?;)+
+                Ok(())
             }
         }
     };

@@ -50,7 +50,7 @@ impl<'a, R> Results<'a, R> {
     }
 }
 
-impl<R: DeserializeOwned> Iterator for Results<'_, R> {
+impl<R: DeserializeOwned + 'static> Iterator for Results<'_, R> {
     type Item = Result<R, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -72,7 +72,10 @@ impl<R> fmt::Debug for Results<'_, R> {
     }
 }
 
-pub(crate) fn decode_reply<R: DeserializeOwned>(id: &str, reply: &Reply) -> Result<R, Error> {
+pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
+    id: &str,
+    reply: &Reply,
+) -> Result<R, Error> {
     crate::codec::decode_value(reply.bytes()).map_err(|source| Error::Decode {
         id: id.to_owned(),
         payload: Payload::Result,

@@ -65,6 +65,8 @@ enum Trip {
     Closed,
     /// The channel failed.
     Failed(BoxError),
+    /// The request was over the message size limit and was not sent.
+    TooLarge(usize),
 }
 
 impl Slot {
@@ -140,6 +142,15 @@ impl Slot {
             }
             (Trip::Closed, None) => Err(self.broken(job.id, None)),
             (Trip::Failed(error), None) => Err(self.broken(job.id, Some(error))),
+            (Trip::TooLarge(size), None) => Err(self.too_large(job.id, size)),
+        }
+    }
+
+    fn too_large(&self, id: &str, size: usize) -> Error {
+        Error::TooLarge {
+            id: id.to_owned(),
+            size: size as u64,
+            limit: self.config.max_message_size as u64,
         }
     }
 
@@ -152,6 +163,9 @@ impl Slot {
     ) -> Trip {
         let worker = self.worker.as_mut().expect("started");
         codec::encode_request(&mut self.buf, std::iter::once(task));
+        if self.buf.len() > self.config.max_message_size {
+            return Trip::TooLarge(self.buf.len());
+        }
         self.config.watch.begin(self.index, timeout, cancel);
         match worker
             .channel
@@ -264,6 +278,7 @@ impl Slot {
             (_, Some(reason)) => Err(killed_error(reason, init.id)),
             (Trip::Closed, None) => Err(self.broken(init.id, None)),
             (Trip::Failed(error), None) => Err(self.broken(init.id, Some(error))),
+            (Trip::TooLarge(size), None) => Err(self.too_large(init.id, size)),
         };
         outcome.map_err(|error| Error::InitializerFailed {
             id: init.id.to_owned(),

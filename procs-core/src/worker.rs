@@ -17,7 +17,7 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn serve(mut channel: impl Channel) -> ! {
+pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
     // The parent reports panics with their message and location; printing
     // them here too would only duplicate them on the shared stderr.
     panic::set_hook(Box::new(record_panic));
@@ -46,8 +46,21 @@ pub(crate) fn serve(mut channel: impl Channel) -> ! {
         };
         codec::begin_response(&mut out);
         for task in tasks {
-            let result = run(&task);
-            codec::push_outcome(&mut out, task.seq, result.as_deref());
+            let before = out.len();
+            if let Err(failure) = run(&task, &mut out) {
+                codec::push_failure(&mut out, task.seq, &failure);
+            }
+            // A result over the limit would be refused by the parent's
+            // channel and cost this worker; report it in its place instead.
+            if out.len() > max_message_size {
+                let size = (out.len() - before) as u64;
+                codec::pop_outcome(&mut out, before);
+                let failure = Failure::TooLarge {
+                    size,
+                    limit: max_message_size as u64,
+                };
+                codec::push_failure(&mut out, task.seq, &failure);
+            }
         }
         if let Err(error) = channel.send(&out) {
             fail(&format!("cannot reply: {error}"));
@@ -60,9 +73,10 @@ fn fail(why: &str) -> ! {
     process::exit(EXIT_PROTOCOL)
 }
 
-/// Runs one task. Nothing in a message can make the worker run anything but
-/// a registered function.
-fn run(task: &Task<'_>) -> Result<Vec<u8>, Failure> {
+/// Runs one task, appending its outcome to `out` on success (on failure
+/// `out` is left as it was). Nothing in a message can make the worker run
+/// anything but a registered function.
+fn run(task: &Task<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
     let registry = registry();
     let remote = match registry.lookup(task.id) {
         Lookup::Found(remote) => remote,
@@ -73,14 +87,19 @@ fn run(task: &Task<'_>) -> Result<Vec<u8>, Failure> {
         }
         Lookup::Duplicate => return Err(Failure::DuplicateId),
     };
-    // AssertUnwindSafe: after a panic the task's state is dropped, and the
-    // function's own globals are the user's to keep consistent, as with
-    // threads.
-    match panic::catch_unwind(AssertUnwindSafe(|| (remote.invoke)(task.args))) {
-        Ok(Ok(bytes)) => Ok(bytes),
+    let start = out.len();
+    // AssertUnwindSafe: after a panic the task's state is dropped and `out`
+    // is truncated back; the function's own globals are the user's to keep
+    // consistent, as with threads.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        codec::push_outcome_with(out, task.seq, |out| (remote.invoke)(task.args, out))
+    }));
+    match outcome {
+        Ok(Ok(())) => Ok(()),
         Ok(Err(CallError::DecodeArgs(error))) => Err(Failure::DecodeArgs(error.to_string())),
         Ok(Err(CallError::EncodeResult(error))) => Err(Failure::EncodeResult(error.to_string())),
         Err(payload) => {
+            out.truncate(start);
             let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
             Err(Failure::Panicked(recorded.unwrap_or_else(|| PanicInfo {
                 message: payload_message(&*payload),

@@ -95,6 +95,8 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     let ret = mixed("R".to_owned());
     let bytes = mixed("bytes".to_owned());
     let f = mixed("f".to_owned());
+    let out = mixed("out".to_owned());
+    let input = mixed("input".to_owned());
     // `#[remote] #[cfg(..)] fn` keeps its `cfg` when emitted: the
     // registration must follow it or it names a function that is gone.
     let cfgs = item.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
@@ -114,9 +116,13 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
         const _: () = {
             fn __procs_invoke<#(#params: #private::Value,)* #ret: #private::Value>(
                 #bytes: &[::core::primitive::u8],
+                #out: &mut ::std::vec::Vec<::core::primitive::u8>,
                 #f: fn(#(#params),*) -> #ret,
-            ) -> ::core::result::Result<::std::vec::Vec<::core::primitive::u8>, #private::CallError> {
-                #private::invoke(#bytes, |(#(#args,)*): (#(#params,)*)| #f(#(#args),*))
+            ) -> ::core::result::Result<(), #private::CallError> {
+                let mut #input = #bytes;
+                #(let #args = #private::decode_arg::<#params>(&mut #input)?;)*
+                #private::end_args(#input)?;
+                #private::encode_result(&#f(#(#args),*), #out)
             }
 
             #[#private::linkme::distributed_slice(#private::REMOTES)]
@@ -125,7 +131,7 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
                 id: #id,
                 signature: #signature,
                 type_id: || #private::type_id_of(&#name),
-                invoke: |#bytes| __procs_invoke::<#(#inputs,)* #output>(#bytes, #name),
+                invoke: |#bytes, #out| __procs_invoke::<#(#inputs,)* #output>(#bytes, #out, #name),
             };
         };
     }

@@ -244,3 +244,51 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn byte_vectors_take_the_fast_path_with_bincode_s_bytes() {
+    for len in [0usize, 1, 250, 251, 252, 65_535, 65_536, 70_000] {
+        let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let mut fast = Vec::new();
+        encode_elem(&bytes, &mut fast).unwrap();
+        assert_eq!(fast, encode_value(&bytes).unwrap(), "length {len}");
+        let mut input = &fast[..];
+        assert_eq!(decode_elem::<Vec<u8>>(&mut input).unwrap(), bytes);
+        assert!(input.is_empty());
+        // The serde path reads what the fast path wrote, and the reverse.
+        assert_eq!(decode_value::<Vec<u8>>(&fast).unwrap(), bytes);
+    }
+}
+
+#[test]
+fn values_follow_each_other_in_one_buffer() {
+    let mut buf = Vec::new();
+    encode_elem(&7u64, &mut buf).unwrap();
+    encode_elem(&vec![1u8, 2, 3], &mut buf).unwrap();
+    encode_elem(&String::from("x"), &mut buf).unwrap();
+    let mut input = &buf[..];
+    assert_eq!(decode_elem::<u64>(&mut input).unwrap(), 7);
+    assert_eq!(decode_elem::<Vec<u8>>(&mut input).unwrap(), [1, 2, 3]);
+    assert_eq!(decode_elem::<String>(&mut input).unwrap(), "x");
+    assert!(end(input).is_ok());
+    // Same bytes as the tuple through serde.
+    assert_eq!(
+        buf,
+        encode_value(&(7u64, vec![1u8, 2, 3], String::from("x"))).unwrap()
+    );
+}
+
+#[test]
+fn truncated_or_lying_byte_vectors_are_errors() {
+    let mut buf = Vec::new();
+    encode_elem(&vec![9u8; 300], &mut buf).unwrap();
+    for cut in 0..buf.len() {
+        assert!(
+            decode_elem::<Vec<u8>>(&mut &buf[..cut]).is_err(),
+            "cut {cut}"
+        );
+    }
+    let lying = [253, 255, 255, 255, 255, 255, 255, 255, 255];
+    assert!(decode_elem::<Vec<u8>>(&mut &lying[..]).is_err());
+    assert!(decode_elem::<Vec<u8>>(&mut &[254u8][..]).is_err());
+}
