@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::entry::{DEFAULT_TRANSPORT, in_worker};
 use crate::erased::ErasedTransport;
 use crate::error::Error;
-use crate::pool::Pool;
+use crate::pool::{CallSettings, Pool};
 use crate::proc::{Proc, Spec};
 use crate::slot::SlotConfig;
 use crate::transport::Transport;
@@ -37,6 +37,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Builder {
     workers: Option<usize>,
     window: Option<usize>,
+    chunk_size: Option<usize>,
     max_message_size: usize,
     transport: Option<Arc<dyn ErasedTransport>>,
     timeout: Option<Duration>,
@@ -50,6 +51,7 @@ impl Builder {
         Builder {
             workers: None,
             window: None,
+            chunk_size: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             transport: None,
             timeout: None,
@@ -73,9 +75,10 @@ impl Builder {
     }
 
     /// How many calls of one `call` or `pmap` may be queued, running or
-    /// finished but not yet taken by the consumer; defaults to eight per
-    /// worker, and at least 16. This bounds the parent's memory on an endless
-    /// input and a slow consumer.
+    /// finished but not yet taken by the consumer. This bounds the parent's
+    /// memory on an endless input and a slow consumer. By default it follows
+    /// the batch size (four batches per worker, at least 16 calls per worker,
+    /// at most 65,536 calls).
     ///
     /// # Examples
     ///
@@ -84,6 +87,25 @@ impl Builder {
     /// ```
     pub fn window(mut self, window: usize) -> Builder {
         self.window = Some(window);
+        self
+    }
+
+    /// Pins how many calls of one function travel to a worker in one
+    /// message. By default it adapts: calls that take microseconds are
+    /// batched by the hundreds, so that a round trip costs little per call,
+    /// and calls that take milliseconds travel alone.
+    ///
+    /// `chunk_size(1)` gives at-most-once execution: when a worker dies in a
+    /// batch, procs cannot know which calls of the batch had finished, and
+    /// runs them again one by one to find the one that crashed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = procs_core::Pool::builder().chunk_size(1);
+    /// ```
+    pub fn chunk_size(mut self, calls: usize) -> Builder {
+        self.chunk_size = Some(calls);
         self
     }
 
@@ -230,10 +252,16 @@ impl Builder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
         };
-        let window = match self.window {
-            Some(0) => return Err(invalid("window", "must be at least 1")),
-            Some(n) => n,
-            None => (workers * 8).max(16),
+        if self.window == Some(0) {
+            return Err(invalid("window", "must be at least 1"));
+        }
+        if self.chunk_size == Some(0) {
+            return Err(invalid("chunk_size", "must be at least 1"));
+        }
+        let settings = CallSettings {
+            window: self.window,
+            chunk_size: self.chunk_size,
+            default_timeout: self.timeout.is_some(),
         };
         if self.max_message_size == 0 {
             return Err(invalid("max_message_size", "must be at least 1"));
@@ -256,7 +284,7 @@ impl Builder {
             initializer,
             watch,
         };
-        Pool::start(workers, window, config)
+        Pool::start(workers, settings, config)
     }
 }
 
@@ -269,6 +297,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("workers", &self.workers)
             .field("window", &self.window)
+            .field("chunk_size", &self.chunk_size)
             .field("max_message_size", &self.max_message_size)
             .field("transport", &self.transport.as_ref().map(|t| t.name()))
             .field("timeout", &self.timeout)

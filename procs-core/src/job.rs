@@ -1,4 +1,5 @@
-//! A unit of work on its way from a caller to a worker and back.
+//! A unit of work on its way from a caller to a worker and back: one call,
+//! or a batch of calls of one function sent in one message.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -10,15 +11,15 @@ use crossbeam_channel::Sender;
 use crate::error::Error;
 
 /// A function's encoded return value, borrowed from the message it came in
-/// so that a large result is not copied out of it.
+/// (shared by the calls of a batch) so that it is not copied out of it.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    msg: Vec<u8>,
+    msg: Arc<Vec<u8>>,
     range: Range<usize>,
 }
 
 impl Reply {
-    pub(crate) fn new(msg: Vec<u8>, range: Range<usize>) -> Reply {
+    pub(crate) fn new(msg: Arc<Vec<u8>>, range: Range<usize>) -> Reply {
         debug_assert!(range.end <= msg.len());
         Reply { msg, range }
     }
@@ -28,36 +29,49 @@ impl Reply {
     }
 }
 
-/// What a job yields: its position in the call and its outcome.
-pub(crate) type Done = (usize, Result<Reply, Error>);
+/// What a job yields: each call's position and outcome, and how long the
+/// worker took per call (for adaptive batching; `None` if it did not run).
+pub(crate) struct Done {
+    pub(crate) results: Vec<(usize, Result<Reply, Error>)>,
+    pub(crate) per_task: Option<Duration>,
+}
 
 /// Shared by every job of one call: set when the caller stops listening.
 pub(crate) type CancelFlag = Arc<AtomicBool>;
 
-pub(crate) struct Job {
+/// One call of a job: its position in its `call` and its encoded arguments.
+pub(crate) struct Task {
     pub(crate) index: usize,
-    pub(crate) id: &'static str,
     pub(crate) args: Vec<u8>,
-    /// The task's own deadline, if its proc set one.
+}
+
+pub(crate) struct Job {
+    pub(crate) id: &'static str,
+    pub(crate) tasks: Vec<Task>,
+    /// The deadline of each call, if the procs set one; such jobs hold one
+    /// call and are never pipelined.
     pub(crate) timeout: Option<Duration>,
+    /// Whether the job is known to be short enough to wait in a worker's
+    /// pipe behind another; a long job there would sit idle while another
+    /// worker might be free.
+    pub(crate) pipelined: bool,
     pub(crate) cancel: CancelFlag,
     reply: Option<Sender<Done>>,
 }
 
 impl Job {
     pub(crate) fn new(
-        index: usize,
         id: &'static str,
-        args: Vec<u8>,
+        tasks: Vec<Task>,
         timeout: Option<Duration>,
         cancel: CancelFlag,
         reply: Sender<Done>,
     ) -> Job {
         Job {
-            index,
             id,
-            args,
+            tasks,
             timeout,
+            pipelined: false,
             cancel,
             reply: Some(reply),
         }
@@ -67,11 +81,42 @@ impl Job {
         self.cancel.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn finish(mut self, result: Result<Reply, Error>) {
+    /// Answers every call with the result `results` gives for it.
+    pub(crate) fn finish(
+        mut self,
+        per_task: Option<Duration>,
+        results: impl IntoIterator<Item = Result<Reply, Error>>,
+    ) {
+        let indexes = self.tasks.iter().map(|t| t.index);
+        let results = indexes.zip(results).collect();
         if let Some(reply) = self.reply.take() {
             // The caller may have gone; nobody is left to tell.
-            let _ = reply.send((self.index, result));
+            let _ = reply.send(Done { results, per_task });
         }
+    }
+
+    /// Answers every call with an error made by `error`.
+    pub(crate) fn fail(self, error: impl Fn() -> Error) {
+        let n = self.tasks.len();
+        self.finish(None, (0..n).map(|_| Err(error())));
+    }
+
+    /// Splits a batch into one job per call, to find which call killed its
+    /// worker.
+    pub(crate) fn split(mut self) -> Vec<Job> {
+        let reply = self.reply.take().expect("unanswered");
+        std::mem::take(&mut self.tasks)
+            .into_iter()
+            .map(|task| {
+                Job::new(
+                    self.id,
+                    vec![task],
+                    self.timeout,
+                    self.cancel.clone(),
+                    reply.clone(),
+                )
+            })
+            .collect()
     }
 }
 
@@ -80,7 +125,15 @@ impl Drop for Job {
     // answer, or its caller would wait forever.
     fn drop(&mut self) {
         if let Some(reply) = self.reply.take() {
-            let _ = reply.send((self.index, Err(Error::PoolClosed)));
+            let results = self
+                .tasks
+                .iter()
+                .map(|t| (t.index, Err(Error::PoolClosed)))
+                .collect();
+            let _ = reply.send(Done {
+                results,
+                per_task: None,
+            });
         }
     }
 }

@@ -37,6 +37,7 @@ mod error;
 mod exit;
 pub mod frame;
 mod job;
+mod launch;
 mod pmap;
 mod pool;
 mod proc;
@@ -44,6 +45,9 @@ mod registry;
 mod remote_fn;
 mod results;
 mod slot;
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
 mod transport;
 mod watch;
 mod worker;

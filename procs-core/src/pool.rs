@@ -47,8 +47,20 @@ pub struct Pool {
 
 struct Inner {
     workers: usize,
-    window: usize,
+    settings: CallSettings,
     state: State,
+}
+
+/// What shapes each call's stream of jobs, as the builder set it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CallSettings {
+    /// Calls in flight or unconsumed per `call`; adaptive when `None`.
+    pub(crate) window: Option<usize>,
+    /// Calls per message; adaptive when `None`.
+    pub(crate) chunk_size: Option<usize>,
+    /// Whether the pool gives every call a deadline (then calls travel
+    /// alone).
+    pub(crate) default_timeout: bool,
 }
 
 enum State {
@@ -162,11 +174,23 @@ impl Pool {
         self.inner.workers
     }
 
-    pub(crate) fn window(&self) -> usize {
-        self.inner.window
+    pub(crate) fn window(&self) -> Option<usize> {
+        self.inner.settings.window
     }
 
-    pub(crate) fn start(workers: usize, window: usize, config: SlotConfig) -> Result<Pool, Error> {
+    pub(crate) fn chunk_size(&self) -> Option<usize> {
+        self.inner.settings.chunk_size
+    }
+
+    pub(crate) fn has_default_timeout(&self) -> bool {
+        self.inner.settings.default_timeout
+    }
+
+    pub(crate) fn start(
+        workers: usize,
+        settings: CallSettings,
+        config: SlotConfig,
+    ) -> Result<Pool, Error> {
         let (queue, jobs) = crossbeam_channel::unbounded();
         let watch = config.watch.clone();
         let config = Arc::new(config);
@@ -193,7 +217,7 @@ impl Pool {
         Ok(Pool {
             inner: Arc::new(Inner {
                 workers,
-                window,
+                settings,
                 state,
             }),
         })
@@ -242,7 +266,7 @@ impl Pool {
         Pool {
             inner: Arc::new(Inner {
                 workers: 0,
-                window: 16,
+                settings: CallSettings::default(),
                 state: State::Refused(reason),
             }),
         }
@@ -257,13 +281,13 @@ impl Pool {
                 match &*queue {
                     Some(queue) => {
                         if let Err(unsent) = queue.send(job) {
-                            unsent.into_inner().finish(Err(Error::PoolClosed));
+                            unsent.into_inner().fail(|| Error::PoolClosed);
                         }
                     }
-                    None => job.finish(Err(Error::PoolClosed)),
+                    None => job.fail(|| Error::PoolClosed),
                 }
             }
-            State::Refused(reason) => job.finish(Err(reason())),
+            State::Refused(reason) => job.fail(reason),
         }
     }
 }
@@ -311,7 +335,7 @@ impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("workers", &self.inner.workers)
-            .field("window", &self.inner.window)
+            .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
     }
 }

@@ -5,12 +5,13 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Payload};
-use crate::job::{CancelFlag, Done, Job, Reply};
+use crate::job::{CancelFlag, Done, Job, Reply, Task};
 use crate::pool::Pool;
 use crate::proc::Spec;
 
@@ -89,6 +90,20 @@ struct Pending {
     result: Option<Result<Reply, Error>>,
 }
 
+/// The most calls sent to a worker in one message.
+const MAX_BATCH: usize = 4096;
+/// The most argument bytes in one batch; larger calls travel alone.
+const MAX_BATCH_BYTES: usize = 256 << 10;
+/// How long a batch should keep a worker busy: long enough to amortise a
+/// round trip, short enough to keep workers balanced and results flowing.
+const BATCH_TIME: Duration = Duration::from_millis(2);
+/// Jobs expected to take less than this may wait in a worker's pipe behind
+/// another: the wait is short, and the worker never idles between them.
+const PIPELINE_JOB_TIME: Duration = Duration::from_millis(5);
+/// The window when the pool sets none: a cap, rarely reached, since the
+/// effective window follows the batch size.
+const WINDOW_CAP: usize = 1 << 16;
+
 /// The untyped engine behind [`Results`] and the tuple form of `call`.
 pub(crate) struct RawResults<'a> {
     input: Box<dyn Iterator<Item = Result<Spec, Error>> + 'a>,
@@ -101,7 +116,11 @@ pub(crate) struct RawResults<'a> {
     next: usize,
     /// Calls taken from the input and not yet yielded, in input order.
     ready: VecDeque<Pending>,
-    window: usize,
+    /// Calls per message now; adapts to the measured time per call unless
+    /// the pool pins it.
+    batch: usize,
+    /// Seconds per call, smoothed over the batches answered so far.
+    per_task: Option<f64>,
 }
 
 impl<'a> RawResults<'a> {
@@ -116,13 +135,34 @@ impl<'a> RawResults<'a> {
             cancel: Arc::new(AtomicBool::new(false)),
             next: 0,
             ready: VecDeque::new(),
-            window: pool.window(),
+            batch: pool.chunk_size().unwrap_or(1),
+            per_task: None,
         }
     }
 
-    /// Takes calls from the input until the window is full.
+    /// Calls in flight or waiting for the consumer, at most: enough to keep
+    /// every worker's pipeline full with batches of the current size, and
+    /// never more than the pool's window.
+    fn window(&self) -> usize {
+        let workers = self.pool.workers().max(1);
+        match self.pool.window() {
+            Some(window) => window,
+            None => (self.batch * workers * 4).clamp(16 * workers, WINDOW_CAP),
+        }
+    }
+
+    /// Takes calls from the input until the window is full, grouping
+    /// consecutive calls of one function into batches.
     fn fill(&mut self) {
-        while !self.input_done && self.ready.len() < self.window {
+        let window = self.window();
+        // Batches must leave every worker something to do.
+        let batch = self
+            .batch
+            .min((window / (2 * self.pool.workers().max(1))).max(1));
+        let mut group: Vec<Task> = Vec::new();
+        let mut group_id = "";
+        let mut group_bytes = 0;
+        while !self.input_done && self.ready.len() < window {
             let index = self.next + self.ready.len();
             match self.input.next() {
                 None => self.input_done = true,
@@ -132,18 +172,52 @@ impl<'a> RawResults<'a> {
                 }),
                 Some(Ok(Spec { id, args, timeout })) => {
                     self.ready.push_back(Pending { id, result: None });
-                    let job = Job::new(
-                        index,
-                        id,
-                        args,
-                        timeout,
-                        self.cancel.clone(),
-                        self.tx.clone(),
-                    );
-                    self.pool.submit(job);
+                    // A deadline is per call, so such calls travel alone.
+                    if timeout.is_some() || self.pool.has_default_timeout() {
+                        self.submit(id, vec![Task { index, args }], timeout);
+                        continue;
+                    }
+                    if !group.is_empty() && group_id != id {
+                        self.submit(group_id, std::mem::take(&mut group), None);
+                        group_bytes = 0;
+                    }
+                    group_id = id;
+                    group_bytes += args.len();
+                    group.push(Task { index, args });
+                    if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
+                        self.submit(group_id, std::mem::take(&mut group), None);
+                        group_bytes = 0;
+                    }
                 }
             }
         }
+        if !group.is_empty() {
+            self.submit(group_id, group, None);
+        }
+    }
+
+    fn submit(&self, id: &'static str, tasks: Vec<Task>, timeout: Option<Duration>) {
+        let expected = self.per_task.map(|t| t * tasks.len() as f64);
+        let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), self.tx.clone());
+        job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
+        self.pool.submit(job);
+    }
+
+    /// Learns from a batch's time per call how large the next ones should be.
+    fn adapt(&mut self, per_task: Duration) {
+        if self.pool.chunk_size().is_some() {
+            return;
+        }
+        let sample = per_task.as_secs_f64().max(1e-9);
+        let smoothed = match self.per_task {
+            Some(old) => 0.5 * old + 0.5 * sample,
+            None => sample,
+        };
+        self.per_task = Some(smoothed);
+        let ideal = BATCH_TIME.as_secs_f64() / smoothed;
+        // Grow at most fourfold per answer, so one fast sample cannot make a
+        // batch of slow calls.
+        self.batch = (ideal as usize).clamp(1, (self.batch * 4).min(MAX_BATCH));
     }
 
     pub(crate) fn next(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
@@ -151,12 +225,17 @@ impl<'a> RawResults<'a> {
         while self.ready.front()?.result.is_none() {
             // We hold a sender, and every job answers exactly once (even
             // when dropped), so this cannot wait forever on a lost job.
-            let (index, result) = self.rx.recv().expect("the receiver outlives no sender");
-            if let Some(pending) = index
-                .checked_sub(self.next)
-                .and_then(|i| self.ready.get_mut(i))
-            {
-                pending.result = Some(result);
+            let done = self.rx.recv().expect("the receiver outlives no sender");
+            if let Some(per_task) = done.per_task {
+                self.adapt(per_task);
+            }
+            for (index, result) in done.results {
+                if let Some(pending) = index
+                    .checked_sub(self.next)
+                    .and_then(|i| self.ready.get_mut(i))
+                {
+                    pending.result = Some(result);
+                }
             }
         }
         let pending = self.ready.pop_front()?;

@@ -2,34 +2,43 @@
 //!
 //! The thread owns the process: it spawns it (so `PR_SET_PDEATHSIG`, which
 //! fires when the *spawning thread* exits, fires only when the pool is gone),
-//! feeds it jobs one at a time, reaps it when it dies and starts a
-//! replacement for the next job. The [`Watch`] kills a worker from outside
-//! when a deadline passes or its caller goes away.
+//! keeps a few small requests in flight (pipelining: the worker finds its
+//! next request waiting instead of waiting for a wake-up), reaps the worker
+//! when it dies and starts a replacement. The [`Watch`] kills a worker from
+//! outside when a deadline passes or its caller goes away.
+//!
+//! Pipelining never deadlocks: while a request is in flight, more are sent
+//! only if all unanswered requests fit in [`PIPELINE_BYTES`], less than any
+//! pipe or socket buffer, so a send never blocks while the worker is blocked
+//! writing a response we are not reading.
 
+use std::collections::VecDeque;
 use std::io;
 use std::num::NonZeroUsize;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::BoxError;
-use crate::codec::{self, Hello, Message, Task};
-use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
-use crate::erased::{ErasedChannel, ErasedTransport};
+use crate::codec::{self, Message, Task};
+use crate::erased::ErasedTransport;
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::job::{CancelFlag, Job, Reply};
+use crate::job::{Job, Reply};
+use crate::launch::{Worker, check_hello, kill, reap, worker_command};
 use crate::proc::Spec;
-use crate::registry::registry;
 use crate::watch::{Killed, Watch};
 
 /// How long a worker whose channel closed may take to finish dying before it
 /// is killed: closing fds comes a moment before the exit status is ready.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Unanswered request bytes allowed per worker beyond the first request.
+const PIPELINE_BYTES: usize = 16 << 10;
+
+/// Requests in flight per worker at most.
+const PIPELINE_DEPTH: usize = 8;
 
 /// What every slot of a pool shares.
 pub(crate) struct SlotConfig {
@@ -44,29 +53,39 @@ pub(crate) struct SlotConfig {
     pub(crate) watch: Arc<Watch>,
 }
 
+/// A job sent to the worker and not answered yet.
+struct Sent {
+    job: Job,
+    bytes: usize,
+    /// Why sending it failed. The worker may still answer the requests
+    /// before it (a worker that died after answering them closes its end
+    /// with those answers unread), so the failure is handled only when this
+    /// job reaches the head.
+    unsent: Option<BoxError>,
+}
+
 pub(crate) struct Slot {
     index: usize,
     config: Arc<SlotConfig>,
     queue: Receiver<Job>,
+    queue_open: bool,
+    /// Jobs to run before taking new ones: those a dead worker never
+    /// started, and the calls of a batch that killed its worker.
+    local: VecDeque<Job>,
     worker: Option<Worker>,
+    in_flight: VecDeque<Sent>,
+    /// When the head of `in_flight` started running, for batch sizing.
+    head_since: Instant,
     buf: Vec<u8>,
 }
 
-struct Worker {
-    channel: Box<dyn ErasedChannel>,
-    child: Child,
-    tasks: usize,
-}
-
-/// How a round trip with a worker went.
+/// How one exchange with a worker went.
 enum Trip {
     Answered(Vec<u8>),
     /// The worker closed its end between messages.
     Closed,
     /// The channel failed.
     Failed(BoxError),
-    /// The request was over the message size limit and was not sent.
-    TooLarge(usize),
 }
 
 impl Slot {
@@ -75,7 +94,11 @@ impl Slot {
             index,
             config,
             queue,
+            queue_open: true,
+            local: VecDeque::new(),
             worker: None,
+            in_flight: VecDeque::new(),
+            head_since: Instant::now(),
             buf: Vec::new(),
         }
     }
@@ -84,97 +107,237 @@ impl Slot {
         // Start early so the first call does not wait for a spawn; if this
         // fails, the first job tries again and reports the error.
         self.worker = self.start().ok();
-        while let Ok(job) = self.queue.recv() {
+        loop {
+            if self.in_flight.is_empty() && self.recycle_due() {
+                self.discard(false);
+            }
+            self.fill_pipeline();
+            if self.in_flight.is_empty() {
+                if !self.queue_open && self.local.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            match self
+                .in_flight
+                .front_mut()
+                .and_then(|head| head.unsent.take())
+            {
+                Some(error) => self.lost(Trip::Failed(error)),
+                None => self.receive(),
+            }
+        }
+        self.discard(false);
+    }
+
+    /// Sends jobs while the pipeline has room; blocks for one only when
+    /// nothing is in flight.
+    fn fill_pipeline(&mut self) {
+        while self.can_send() {
+            let Some(job) = self.next_job(self.in_flight.is_empty()) else {
+                return;
+            };
             if self.config.watch.is_pool_killed() {
-                job.finish(Err(Error::PoolClosed));
+                job.fail(|| Error::PoolClosed);
                 continue;
             }
             if job.is_cancelled() {
                 continue;
             }
-            let result = self.run_job(&job);
-            job.finish(result);
-            let recycle = self.config.max_tasks_per_worker;
-            if let (Some(worker), Some(max)) = (&self.worker, recycle) {
-                if worker.tasks >= max.get() {
-                    let worker = self.worker.take().expect("checked above");
-                    self.retire(worker);
-                }
+            let size = request_len(&job);
+            let alone = !job.pipelined
+                || job.timeout.or(self.config.timeout).is_some()
+                || size > PIPELINE_BYTES;
+            if !self.in_flight.is_empty()
+                && (alone || self.in_flight_bytes() + size > PIPELINE_BYTES)
+            {
+                self.local.push_front(job);
+                return;
             }
-        }
-        if let Some(worker) = self.worker.take() {
-            self.retire(worker);
+            self.send(job);
         }
     }
 
-    fn run_job(&mut self, job: &Job) -> Result<Reply, Error> {
-        if self.worker.is_none() {
-            self.worker = Some(self.start()?);
-        }
-        let timeout = job.timeout.or(self.config.timeout);
-        let task = Task {
-            seq: job.index as u64,
-            id: job.id,
-            args: &job.args,
+    fn can_send(&self) -> bool {
+        let Some(head) = self.in_flight.front() else {
+            return true;
         };
-        let trip = self.round_trip(task, timeout, Some(&job.cancel));
-        let killed = self.config.watch.end(self.index);
-        if let Some(worker) = &mut self.worker {
-            worker.tasks += 1;
+        if self.in_flight.iter().any(|sent| sent.unsent.is_some()) {
+            return false;
         }
-        match (trip, killed) {
-            (Trip::Answered(msg), None) => match parse_response(msg, job.index, job.id) {
-                Ok(result) => result,
-                Err(garbage) => {
-                    self.discard(true);
-                    Err(garbage)
-                }
-            },
-            // Killed just after it answered: the answer stands, the worker
-            // does not.
-            (Trip::Answered(msg), Some(_)) => {
-                self.discard(true);
-                parse_response(msg, job.index, job.id).and_then(|result| result)
+        // A job with a deadline runs alone, so the deadline is its own; a
+        // job not known to be short keeps others from waiting behind it.
+        let head_alone = !head.job.pipelined || head.job.timeout.or(self.config.timeout).is_some();
+        !head_alone
+            && self.in_flight.len() < PIPELINE_DEPTH
+            && self.in_flight_bytes() < PIPELINE_BYTES
+            && !self.recycle_due()
+    }
+
+    fn in_flight_bytes(&self) -> usize {
+        self.in_flight.iter().map(|s| s.bytes).sum()
+    }
+
+    fn recycle_due(&self) -> bool {
+        match (&self.worker, self.config.max_tasks_per_worker) {
+            (Some(worker), Some(max)) => {
+                let sent: usize = self.in_flight.iter().map(|s| s.job.tasks.len()).sum();
+                worker.tasks + sent >= max.get()
             }
-            (_, Some(reason)) => {
-                self.discard(true);
-                Err(killed_error(reason, job.id))
-            }
-            (Trip::Closed, None) => Err(self.broken(job.id, None)),
-            (Trip::Failed(error), None) => Err(self.broken(job.id, Some(error))),
-            (Trip::TooLarge(size), None) => Err(self.too_large(job.id, size)),
+            _ => false,
         }
     }
 
-    fn too_large(&self, id: &str, size: usize) -> Error {
-        Error::TooLarge {
-            id: id.to_owned(),
-            size: size as u64,
-            limit: self.config.max_message_size as u64,
+    fn next_job(&mut self, block: bool) -> Option<Job> {
+        if let Some(job) = self.local.pop_front() {
+            return Some(job);
+        }
+        if !self.queue_open {
+            return None;
+        }
+        let next = if block {
+            self.queue.recv().map_err(|_| TryRecvError::Disconnected)
+        } else {
+            self.queue.try_recv()
+        };
+        match next {
+            Ok(job) => Some(job),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.queue_open = false;
+                None
+            }
         }
     }
 
-    /// Sends one task to the live worker and waits for its answer, watched.
-    fn round_trip(
-        &mut self,
-        task: Task<'_>,
-        timeout: Option<Duration>,
-        cancel: Option<&CancelFlag>,
-    ) -> Trip {
-        let worker = self.worker.as_mut().expect("started");
-        codec::encode_request(&mut self.buf, std::iter::once(task));
+    fn send(&mut self, job: Job) {
+        if self.worker.is_none() {
+            match self.start() {
+                Ok(worker) => self.worker = Some(worker),
+                // One spawn attempt per call: the first call reports the
+                // failure, the others try again with a worker of their own.
+                Err(error) => return self.fail_first(job, error),
+            }
+        }
+        let tasks = job.tasks.iter().map(|t| Task {
+            seq: t.index as u64,
+            id: job.id,
+            args: &t.args,
+        });
+        codec::encode_request(&mut self.buf, tasks);
         if self.buf.len() > self.config.max_message_size {
-            return Trip::TooLarge(self.buf.len());
+            let error = self.too_large(job.id, self.buf.len());
+            return self.fail_first(job, error);
         }
-        self.config.watch.begin(self.index, timeout, cancel);
-        match worker
-            .channel
-            .send(&self.buf)
-            .and_then(|()| worker.channel.recv())
-        {
+        let worker = self.worker.as_mut().expect("started above");
+        let unsent = worker.channel.send(&self.buf).err();
+        let bytes = self.buf.len() + crate::frame::HEADER_LEN;
+        self.in_flight.push_back(Sent { job, bytes, unsent });
+        if self.in_flight.len() == 1 {
+            self.watch_front();
+        }
+    }
+
+    /// Gives `error` to the first call of `job` and queues the others as
+    /// jobs of their own.
+    fn fail_first(&mut self, job: Job, error: Error) {
+        let mut calls = job.split().into_iter();
+        if let Some(first) = calls.next() {
+            first.finish(None, [Err(error)]);
+        }
+        for rest in calls.rev() {
+            self.local.push_front(rest);
+        }
+    }
+
+    /// Waits for the answer to the oldest request in flight.
+    fn receive(&mut self) {
+        let worker = self.worker.as_mut().expect("jobs in flight have a worker");
+        let trip = match worker.channel.recv() {
             Ok(Some(msg)) => Trip::Answered(msg),
             Ok(None) => Trip::Closed,
             Err(error) => Trip::Failed(error),
+        };
+        let killed = self.config.watch.end(self.index);
+        match (trip, killed) {
+            (Trip::Answered(msg), killed) => {
+                let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
+                let elapsed = self.head_since.elapsed();
+                match parse_response(msg, &job) {
+                    Ok(results) => {
+                        let per_task = elapsed / job.tasks.len().max(1) as u32;
+                        if let Some(worker) = &mut self.worker {
+                            worker.tasks += job.tasks.len();
+                        }
+                        job.finish(Some(per_task), results);
+                        if killed.is_some() {
+                            // Killed just after it answered: the answer
+                            // stands, the worker does not.
+                            self.abandon(false);
+                        } else {
+                            self.watch_front();
+                        }
+                    }
+                    Err(garbage) => {
+                        // The worker is not trusted after a bad answer.
+                        let what = match garbage {
+                            Error::Malformed(what) => what,
+                            _ => "response",
+                        };
+                        job.fail(|| Error::Malformed(what));
+                        self.abandon(true);
+                    }
+                }
+            }
+            (_, Some(reason)) => {
+                let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
+                let id = job.id;
+                job.fail(|| killed_error(reason, id));
+                self.abandon(true);
+            }
+            (trip, None) => self.lost(trip),
+        }
+    }
+
+    /// Watches the new oldest request, which the worker runs now.
+    fn watch_front(&mut self) {
+        if let Some(head) = self.in_flight.front() {
+            let timeout = head.job.timeout.or(self.config.timeout);
+            let cancel = head.job.cancel.clone();
+            self.config.watch.begin(self.index, timeout, Some(&cancel));
+            self.head_since = Instant::now();
+        }
+    }
+
+    /// The worker died (or broke its channel) running the oldest request in
+    /// flight: that call fails with the reason; a batch is split to find the
+    /// call responsible; later requests never started and are queued again.
+    fn lost(&mut self, trip: Trip) {
+        let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
+        let error = match trip {
+            Trip::Failed(error) => Some(error),
+            _ => None,
+        };
+        let reason = self.broken(job.id, error);
+        self.requeue_in_flight();
+        if job.tasks.len() > 1 {
+            for call in job.split().into_iter().rev() {
+                self.local.push_front(call);
+            }
+        } else {
+            job.finish(None, [Err(reason)]);
+        }
+    }
+
+    /// Discards the worker and queues again what it had not answered.
+    fn abandon(&mut self, kill_now: bool) {
+        self.requeue_in_flight();
+        self.discard(kill_now);
+    }
+
+    fn requeue_in_flight(&mut self) {
+        while let Some(Sent { job, .. }) = self.in_flight.pop_back() {
+            self.local.push_front(job);
         }
     }
 
@@ -209,10 +372,12 @@ impl Slot {
         Some((exit, on_its_own && killed.is_none()))
     }
 
-    /// Closes the channel, which tells the worker to exit, and reaps it.
-    fn retire(&mut self, worker: Worker) {
-        self.worker = Some(worker);
-        self.discard(false);
+    fn too_large(&self, id: &str, size: usize) -> Error {
+        Error::TooLarge {
+            id: id.to_owned(),
+            size: size as u64,
+            limit: self.config.max_message_size as u64,
+        }
     }
 
     fn start(&mut self) -> Result<Worker, Error> {
@@ -269,22 +434,57 @@ impl Slot {
             id: init.id,
             args: &init.args,
         };
-        let trip = self.round_trip(task, init.timeout.or(config.timeout), None);
+        codec::encode_request(&mut self.buf, std::iter::once(task));
+        if self.buf.len() > config.max_message_size {
+            return Err(self.too_large(init.id, self.buf.len()));
+        }
+        config
+            .watch
+            .begin(self.index, init.timeout.or(config.timeout), None);
+        let worker = self.worker.as_mut().expect("started");
+        let trip = match worker
+            .channel
+            .send(&self.buf)
+            .and_then(|()| worker.channel.recv())
+        {
+            Ok(Some(msg)) => Trip::Answered(msg),
+            Ok(None) => Trip::Closed,
+            Err(error) => Trip::Failed(error),
+        };
         let killed = config.watch.end(self.index);
         let outcome = match (trip, killed) {
-            (Trip::Answered(msg), None) => {
-                parse_response(msg, 0, init.id).and_then(|result| result.map(drop))
-            }
+            (Trip::Answered(msg), None) => codec::decode(&msg).and_then(|m| match m {
+                Message::Response(outcomes) if outcomes.len() == 1 => outcomes
+                    .into_iter()
+                    .next()
+                    .expect("one")
+                    .result
+                    .map(drop)
+                    .map_err(|f| f.into_error(init.id)),
+                _ => Err(Error::Malformed("response")),
+            }),
             (_, Some(reason)) => Err(killed_error(reason, init.id)),
             (Trip::Closed, None) => Err(self.broken(init.id, None)),
             (Trip::Failed(error), None) => Err(self.broken(init.id, Some(error))),
-            (Trip::TooLarge(size), None) => Err(self.too_large(init.id, size)),
         };
         outcome.map_err(|error| Error::InitializerFailed {
             id: init.id.to_owned(),
             source: Box::new(error),
         })
     }
+}
+
+/// The bytes a job's request takes on the wire, without encoding it.
+fn request_len(job: &Job) -> usize {
+    let per_task = 8 + 4 + job.id.len() + 8;
+    crate::frame::HEADER_LEN
+        + 1
+        + 4
+        + job
+            .tasks
+            .iter()
+            .map(|t| per_task + t.args.len())
+            .sum::<usize>()
 }
 
 fn killed_error(reason: Killed, id: &str) -> Error {
@@ -298,136 +498,33 @@ fn killed_error(reason: Killed, id: &str) -> Error {
     }
 }
 
-/// Refuses a worker that speaks another protocol or runs another build.
-fn check_hello(hello: Hello) -> Result<(), Error> {
-    let expected = registry().fingerprint();
-    if hello.protocol != codec::PROTOCOL {
-        Err(Error::ProtocolMismatch {
-            expected: codec::PROTOCOL,
-            found: hello.protocol,
-        })
-    } else if hello.fingerprint != expected {
-        Err(Error::BinaryMismatch {
-            expected,
-            found: hello.fingerprint,
-        })
-    } else {
-        Ok(())
-    }
-}
-
 fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     error
         .downcast_ref::<io::Error>()
         .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
 }
 
-/// Parses a one-task response: the task's outcome, or an error if the
-/// message itself is not a valid answer (the worker is then not trusted).
-fn parse_response(msg: Vec<u8>, index: usize, id: &str) -> Result<Result<Reply, Error>, Error> {
-    let (seq, result) = match codec::decode(&msg)? {
-        Message::Response(mut outcomes) if outcomes.len() == 1 => {
-            let outcome = outcomes.pop().expect("one outcome");
-            let result = outcome.result.map(|bytes| {
-                let start = bytes.as_ptr() as usize - msg.as_ptr() as usize;
-                start..start + bytes.len()
-            });
-            (outcome.seq, result)
-        }
+/// The outcomes of a job's calls, in order, or an error if the message is
+/// not a valid answer to it (the worker is then not trusted).
+fn parse_response(msg: Vec<u8>, job: &Job) -> Result<Vec<Result<Reply, Error>>, Error> {
+    let msg = Arc::new(msg);
+    let outcomes = match codec::decode(&msg)? {
+        Message::Response(outcomes) if outcomes.len() == job.tasks.len() => outcomes,
         _ => return Err(Error::Malformed("response")),
     };
-    if seq != index as u64 {
-        return Err(Error::Malformed("response"));
-    }
-    Ok(match result {
-        Ok(range) => Ok(Reply::new(msg, range)),
-        Err(failure) => Err(failure.into_error(id)),
-    })
-}
-
-/// The command that re-executes this very binary as a worker.
-fn worker_command(transport: &str, max_message_size: usize) -> Command {
-    // /proc/self/exe is this process's own image even if the file on disk was
-    // replaced since (a rebuild while the program runs).
-    let mut cmd = Command::new("/proc/self/exe");
-    if let Some(arg0) = std::env::args_os().next() {
-        cmd.arg0(arg0);
-    }
-    cmd.env(ENV_WORKER, transport)
-        .env(ENV_MAX_MESSAGE, max_message_size.to_string())
-        .stdin(Stdio::null());
-    let parent = std::process::id();
-    // SAFETY: the closure calls only async-signal-safe functions (prctl,
-    // getppid) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
+    let base = msg.as_ptr() as usize;
+    let mut results = Vec::with_capacity(outcomes.len());
+    for (outcome, task) in outcomes.into_iter().zip(&job.tasks) {
+        if outcome.seq != task.index as u64 {
+            return Err(Error::Malformed("response"));
+        }
+        results.push(match outcome.result {
+            Ok(bytes) => {
+                let start = bytes.as_ptr() as usize - base;
+                Ok(Reply::new(msg.clone(), start..start + bytes.len()))
             }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::other("parent exited during spawn"));
-            }
-            Ok(())
+            Err(failure) => Err(failure.into_error(job.id)),
         });
     }
-    cmd
-}
-
-/// Waits up to `grace` for `child` to exit on its own, then kills it;
-/// `true` if it exited on its own.
-fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
-    let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_micros(50);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (status.into(), true),
-            Ok(None) if Instant::now() < deadline => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            _ => return (kill(child), false),
-        }
-    }
-}
-
-fn kill(child: &mut Child) -> Exit {
-    let _ = child.kill();
-    match child.wait() {
-        Ok(status) => status.into(),
-        // wait only fails if the child was already reaped, which this module
-        // never does twice; report it as killed.
-        Err(_) => <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(
-            libc::SIGKILL,
-        )
-        .into(),
-    }
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    fn hello(protocol: u32, fingerprint: u64) -> Hello {
-        Hello {
-            protocol,
-            fingerprint,
-            pid: 1,
-        }
-    }
-
-    #[test]
-    fn handshake_refuses_other_protocols_and_builds() {
-        let ours = registry().fingerprint();
-        assert!(check_hello(hello(codec::PROTOCOL, ours)).is_ok());
-        let err = check_hello(hello(codec::PROTOCOL + 1, ours)).unwrap_err();
-        assert!(
-            matches!(err, Error::ProtocolMismatch { found, .. } if found == codec::PROTOCOL + 1)
-        );
-        let err = check_hello(hello(codec::PROTOCOL, ours ^ 1)).unwrap_err();
-        assert!(
-            matches!(err, Error::BinaryMismatch { expected, found } if expected == ours && found == ours ^ 1)
-        );
-        assert!(err.to_string().contains("different build"));
-    }
+    Ok(results)
 }

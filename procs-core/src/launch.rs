@@ -1,0 +1,127 @@
+//! Starting, greeting and ending worker processes.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::codec::{self, Hello};
+use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
+use crate::erased::ErasedChannel;
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::registry::registry;
+
+/// A live worker process and the parent's end of its channel.
+pub(crate) struct Worker {
+    pub(crate) channel: Box<dyn ErasedChannel>,
+    pub(crate) child: Child,
+    /// Tasks it has run, for recycling.
+    pub(crate) tasks: usize,
+}
+
+/// Refuses a worker that speaks another protocol or runs another build.
+pub(crate) fn check_hello(hello: Hello) -> Result<(), Error> {
+    let expected = registry().fingerprint();
+    if hello.protocol != codec::PROTOCOL {
+        Err(Error::ProtocolMismatch {
+            expected: codec::PROTOCOL,
+            found: hello.protocol,
+        })
+    } else if hello.fingerprint != expected {
+        Err(Error::BinaryMismatch {
+            expected,
+            found: hello.fingerprint,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The command that re-executes this very binary as a worker.
+pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Command {
+    // /proc/self/exe is this process's own image even if the file on disk was
+    // replaced since (a rebuild while the program runs).
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
+    cmd.env(ENV_WORKER, transport)
+        .env(ENV_MAX_MESSAGE, max_message_size.to_string())
+        .stdin(Stdio::null());
+    let parent = std::process::id();
+    // SAFETY: the closure calls only async-signal-safe functions (prctl,
+    // getppid) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::other("parent exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Waits up to `grace` for `child` to exit on its own, then kills it;
+/// `true` if it exited on its own.
+pub(crate) fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
+    let deadline = Instant::now() + grace;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return (status.into(), true),
+            Ok(None) if Instant::now() < deadline => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            _ => return (kill(child), false),
+        }
+    }
+}
+
+pub(crate) fn kill(child: &mut Child) -> Exit {
+    let _ = child.kill();
+    match child.wait() {
+        Ok(status) => status.into(),
+        // wait only fails if the child was already reaped, which this module
+        // never does twice; report it as killed.
+        Err(_) => <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(
+            libc::SIGKILL,
+        )
+        .into(),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn hello(protocol: u32, fingerprint: u64) -> Hello {
+        Hello {
+            protocol,
+            fingerprint,
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn handshake_refuses_other_protocols_and_builds() {
+        let ours = registry().fingerprint();
+        assert!(check_hello(hello(codec::PROTOCOL, ours)).is_ok());
+        let err = check_hello(hello(codec::PROTOCOL + 1, ours)).unwrap_err();
+        assert!(
+            matches!(err, Error::ProtocolMismatch { found, .. } if found == codec::PROTOCOL + 1)
+        );
+        let err = check_hello(hello(codec::PROTOCOL, ours ^ 1)).unwrap_err();
+        assert!(
+            matches!(err, Error::BinaryMismatch { expected, found } if expected == ours && found == ours ^ 1)
+        );
+        assert!(err.to_string().contains("different build"));
+    }
+}
