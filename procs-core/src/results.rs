@@ -121,6 +121,8 @@ pub(crate) struct RawResults<'a> {
     batch: usize,
     /// Seconds per call, smoothed over the batches answered so far.
     per_task: Option<f64>,
+    /// Calls submitted and not answered yet.
+    unanswered: usize,
 }
 
 impl<'a> RawResults<'a> {
@@ -137,6 +139,7 @@ impl<'a> RawResults<'a> {
             ready: VecDeque::new(),
             batch: pool.chunk_size().unwrap_or(1),
             per_task: None,
+            unanswered: 0,
         }
     }
 
@@ -159,6 +162,12 @@ impl<'a> RawResults<'a> {
         let batch = self
             .batch
             .min((window / (2 * self.pool.workers().max(1))).max(1));
+        // Refill a whole batch at a time: topping up one call per call
+        // consumed would send one-call messages however large `batch` is.
+        // While calls wait for the consumer there is no hurry.
+        if !self.ready.is_empty() && window.saturating_sub(self.ready.len()) < batch {
+            return;
+        }
         let mut group: Vec<Task> = Vec::new();
         let mut group_id = "";
         let mut group_bytes = 0;
@@ -196,7 +205,8 @@ impl<'a> RawResults<'a> {
         }
     }
 
-    fn submit(&self, id: &'static str, tasks: Vec<Task>, timeout: Option<Duration>) {
+    fn submit(&mut self, id: &'static str, tasks: Vec<Task>, timeout: Option<Duration>) {
+        self.unanswered += tasks.len();
         let expected = self.per_task.map(|t| t * tasks.len() as f64);
         let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), self.tx.clone());
         job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
@@ -229,6 +239,7 @@ impl<'a> RawResults<'a> {
             if let Some(per_task) = done.per_task {
                 self.adapt(per_task);
             }
+            self.unanswered -= done.results.len();
             for (index, result) in done.results {
                 if let Some(pending) = index
                     .checked_sub(self.next)
