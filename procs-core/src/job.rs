@@ -32,6 +32,8 @@ impl Reply {
 /// What a job yields: each call's position and outcome, and how long the
 /// worker took per call (for adaptive batching; `None` if it did not run).
 pub(crate) struct Done {
+    /// The function the calls called.
+    pub(crate) id: &'static str,
     pub(crate) results: Vec<(usize, Result<Reply, Error>)>,
     pub(crate) per_task: Option<Duration>,
 }
@@ -91,7 +93,11 @@ impl Job {
         let results = indexes.zip(results).collect();
         if let Some(reply) = self.reply.take() {
             // The caller may have gone; nobody is left to tell.
-            let _ = reply.send(Done { results, per_task });
+            let _ = reply.send(Done {
+                id: self.id,
+                results,
+                per_task,
+            });
         }
     }
 
@@ -131,6 +137,7 @@ impl Drop for Job {
                 .map(|t| (t.index, Err(Error::PoolClosed)))
                 .collect();
             let _ = reply.send(Done {
+                id: self.id,
                 results,
                 per_task: None,
             });

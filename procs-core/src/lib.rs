@@ -49,6 +49,7 @@ mod slot;
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod transport;
+mod unordered;
 mod watch;
 mod worker;
 
@@ -61,9 +62,10 @@ pub use call::{Calls, call, marker};
 pub use entry::init;
 pub use error::{BoxError, Error, Location, PanicInfo, Payload};
 pub use exit::Exit;
-pub use pmap::pmap;
+pub use pmap::{pmap, pmap_unordered};
 pub use pool::Pool;
 pub use proc::Proc;
 pub use remote_fn::RemoteFn;
 pub use results::Results;
 pub use transport::{Channel, Transport};
+pub use unordered::Unordered;

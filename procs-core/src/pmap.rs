@@ -5,6 +5,7 @@ use crate::pool::Pool;
 use crate::proc::{Proc, Spec};
 use crate::remote_fn::RemoteFn;
 use crate::results::Results;
+use crate::unordered::Unordered;
 
 /// Maps a `#[remote]` function over `items` in worker processes, on the
 /// global pool; results come in input order, each as soon as it and all
@@ -38,6 +39,38 @@ where
     I::IntoIter: 'a,
 {
     Pool::global().pmap(f, items)
+}
+
+/// Maps a `#[remote]` function over `items` in worker processes, on the
+/// global pool; results come as they complete, each with the index of its
+/// input.
+///
+/// Use it when order does not matter: a slow call never holds back the
+/// results of faster ones behind it.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::pmap_unordered;
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let mut sum = 0;
+/// for (_index, result) in pmap_unordered(square, 0..100) {
+///     sum += result?;
+/// }
+/// assert_eq!(sum, 328_350);
+/// # Ok::<(), procs_core::Error>(())
+/// ```
+pub fn pmap_unordered<'a, F, Args, I>(f: F, items: I) -> Unordered<'a, F::Output>
+where
+    F: RemoteFn<Args>,
+    Args: 'a,
+    I: IntoIterator<Item = F::Item>,
+    I::IntoIter: 'a,
+{
+    Pool::global().pmap_unordered(f, items)
 }
 
 /// The process specifications of `f` over `items`, made lazily.

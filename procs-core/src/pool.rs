@@ -14,6 +14,7 @@ use crate::pmap::procs_of;
 use crate::remote_fn::RemoteFn;
 use crate::results::{RawResults, Results};
 use crate::slot::{Slot, SlotConfig};
+use crate::unordered::Unordered;
 use crate::watch::Watch;
 
 /// A pool of worker processes: warm, reused, replaced when they die.
@@ -159,6 +160,40 @@ impl Pool {
         I::IntoIter: 'a,
     {
         Results::new(RawResults::new(self, procs_of(f, items.into_iter())))
+    }
+
+    /// Maps `f` over `items` in worker processes; results come as they
+    /// complete, each with its input index. See
+    /// [`pmap_unordered`](crate::pmap_unordered).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use procs_core::Pool;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn double(x: u32) -> u32 { 2 * x }
+    ///
+    /// let pool = Pool::builder().build()?;
+    /// let mut total = 0;
+    /// for (_, result) in pool.pmap_unordered(double, 1..=3) {
+    ///     total += result?;
+    /// }
+    /// assert_eq!(total, 12);
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn pmap_unordered<'a, F, Args, I>(&self, f: F, items: I) -> Unordered<'a, F::Output>
+    where
+        F: RemoteFn<Args>,
+        Args: 'a,
+        I: IntoIterator<Item = F::Item>,
+        I::IntoIter: 'a,
+    {
+        Unordered::new(RawResults::with_order(
+            self,
+            procs_of(f, items.into_iter()),
+            false,
+        ))
     }
 
     /// The number of worker processes.

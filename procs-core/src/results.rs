@@ -68,7 +68,7 @@ impl<R> fmt::Debug for Results<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Results")
             .field("yielded", &self.raw.next)
-            .field("pending", &self.raw.ready.len())
+            .field("pending", &self.raw.outstanding)
             .finish_non_exhaustive()
     }
 }
@@ -112,10 +112,19 @@ pub(crate) struct RawResults<'a> {
     tx: Sender<Done>,
     rx: Receiver<Done>,
     cancel: CancelFlag,
-    /// The index of the front of `ready`: the next result to yield.
+    /// Whether results are yielded in input order or as they complete.
+    ordered: bool,
+    /// The index of the front of `ready`: the next result to yield in order.
     next: usize,
-    /// Calls taken from the input and not yet yielded, in input order.
+    /// Ordered: calls taken from the input and not yet yielded, in input
+    /// order.
     ready: VecDeque<Pending>,
+    /// Unordered: answered calls not yet yielded, in completion order.
+    completed: VecDeque<(usize, &'static str, Result<Reply, Error>)>,
+    /// Calls taken from the input so far: the index of the next one.
+    taken: usize,
+    /// Calls taken from the input and not yet yielded.
+    outstanding: usize,
     /// Calls per message now; adapts to the measured time per call unless
     /// the pool pins it.
     batch: usize,
@@ -127,6 +136,14 @@ pub(crate) struct RawResults<'a> {
 
 impl<'a> RawResults<'a> {
     pub(crate) fn new(pool: &Pool, input: impl Iterator<Item = Result<Spec, Error>> + 'a) -> Self {
+        Self::with_order(pool, input, true)
+    }
+
+    pub(crate) fn with_order(
+        pool: &Pool,
+        input: impl Iterator<Item = Result<Spec, Error>> + 'a,
+        ordered: bool,
+    ) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         RawResults {
             input: Box::new(input),
@@ -135,8 +152,12 @@ impl<'a> RawResults<'a> {
             tx,
             rx,
             cancel: Arc::new(AtomicBool::new(false)),
+            ordered,
             next: 0,
             ready: VecDeque::new(),
+            completed: VecDeque::new(),
+            taken: 0,
+            outstanding: 0,
             batch: pool.chunk_size().unwrap_or(1),
             per_task: None,
             unanswered: 0,
@@ -165,22 +186,19 @@ impl<'a> RawResults<'a> {
         // Refill a whole batch at a time: topping up one call per call
         // consumed would send one-call messages however large `batch` is.
         // While calls wait for the consumer there is no hurry.
-        if !self.ready.is_empty() && window.saturating_sub(self.ready.len()) < batch {
+        if self.outstanding > 0 && window.saturating_sub(self.outstanding) < batch {
             return;
         }
         let mut group: Vec<Task> = Vec::new();
         let mut group_id = "";
         let mut group_bytes = 0;
-        while !self.input_done && self.ready.len() < window {
-            let index = self.next + self.ready.len();
+        while !self.input_done && self.outstanding < window {
+            let index = self.taken;
             match self.input.next() {
                 None => self.input_done = true,
-                Some(Err(error)) => self.ready.push_back(Pending {
-                    id: "",
-                    result: Some(Err(error)),
-                }),
+                Some(Err(error)) => self.admit("", Some(Err(error))),
                 Some(Ok(Spec { id, args, timeout })) => {
-                    self.ready.push_back(Pending { id, result: None });
+                    self.admit(id, None);
                     // A deadline is per call, so such calls travel alone.
                     if timeout.is_some() || self.pool.has_default_timeout() {
                         self.submit(id, vec![Task { index, args }], timeout);
@@ -230,37 +248,72 @@ impl<'a> RawResults<'a> {
         self.batch = (ideal as usize).clamp(1, (self.batch * 4).min(MAX_BATCH));
     }
 
+    /// Takes one more call from the input, answered already or not.
+    fn admit(&mut self, id: &'static str, result: Option<Result<Reply, Error>>) {
+        if self.ordered {
+            self.ready.push_back(Pending { id, result });
+        } else if let Some(result) = result {
+            self.completed.push_back((self.taken, id, result));
+        }
+        self.taken += 1;
+        self.outstanding += 1;
+    }
+
+    /// Waits for one job's answers and files them.
+    fn receive(&mut self) {
+        // We hold a sender, and every job answers exactly once (even when
+        // dropped), so this cannot wait forever on a lost job.
+        let done = self.rx.recv().expect("the receiver outlives no sender");
+        if let Some(per_task) = done.per_task {
+            self.adapt(per_task);
+        }
+        self.unanswered -= done.results.len();
+        for (index, result) in done.results {
+            if !self.ordered {
+                self.completed.push_back((index, done.id, result));
+            } else if let Some(pending) = index
+                .checked_sub(self.next)
+                .and_then(|i| self.ready.get_mut(i))
+            {
+                pending.result = Some(result);
+            }
+        }
+    }
+
+    /// The next result in input order.
     pub(crate) fn next(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
         self.fill();
         while self.ready.front()?.result.is_none() {
-            // We hold a sender, and every job answers exactly once (even
-            // when dropped), so this cannot wait forever on a lost job.
-            let done = self.rx.recv().expect("the receiver outlives no sender");
-            if let Some(per_task) = done.per_task {
-                self.adapt(per_task);
-            }
-            self.unanswered -= done.results.len();
-            for (index, result) in done.results {
-                if let Some(pending) = index
-                    .checked_sub(self.next)
-                    .and_then(|i| self.ready.get_mut(i))
-                {
-                    pending.result = Some(result);
-                }
-            }
+            self.receive();
         }
         let pending = self.ready.pop_front()?;
         self.next += 1;
+        self.outstanding -= 1;
         Some((pending.id, pending.result.expect("checked above")))
     }
 
-    fn size_hint(&self) -> (usize, Option<usize>) {
+    /// The next result to complete, with its input index.
+    pub(crate) fn next_unordered(&mut self) -> Option<(usize, &'static str, Result<Reply, Error>)> {
+        self.fill();
+        loop {
+            if let Some(item) = self.completed.pop_front() {
+                self.outstanding -= 1;
+                return Some(item);
+            }
+            if self.outstanding == 0 {
+                return None;
+            }
+            self.receive();
+        }
+    }
+
+    pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
         let (lo, hi) = if self.input_done {
             (0, Some(0))
         } else {
             self.input.size_hint()
         };
-        let pending = self.ready.len();
+        let pending = self.outstanding;
         (
             lo.saturating_add(pending),
             hi.and_then(|hi| hi.checked_add(pending)),
@@ -272,7 +325,7 @@ impl Drop for RawResults<'_> {
     fn drop(&mut self) {
         // Workers skip the jobs of a call nobody listens to any more.
         self.cancel.store(true, Ordering::Relaxed);
-        if self.ready.iter().any(|pending| pending.result.is_none()) {
+        if self.unanswered > 0 {
             self.pool.cancelled();
         }
     }

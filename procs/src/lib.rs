@@ -77,7 +77,7 @@ mod default_transport;
 
 pub use procs_core::{
     BoxError, Builder, Calls, Channel, Error, Exit, Location, PanicInfo, Payload, Pool, Proc,
-    RemoteFn, Results, Transport, call, frame, init, marker, pmap, proc,
+    RemoteFn, Results, Transport, Unordered, call, frame, init, marker, pmap, pmap_unordered, proc,
 };
 
 #[doc(hidden)]

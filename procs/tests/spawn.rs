@@ -677,3 +677,29 @@ fn shutdown_finishes_submitted_calls_then_refuses_new_ones() {
     );
     pool.shutdown(); // idempotent
 }
+
+#[test]
+fn unordered_results_come_as_they_complete_each_exactly_once() {
+    let pool = Pool::builder().workers(2).build().expect("pool starts");
+    // The first call sleeps long enough that every other finishes first.
+    let items = (0..40u32).map(|i| (i, if i == 0 { 1500 } else { 0 }));
+    let results: Vec<(usize, u32)> = pool
+        .pmap_unordered(sleep_then_echo, items)
+        .map(|(index, result)| (index, result.expect("no failures")))
+        .collect();
+    assert_eq!(results.len(), 40);
+    assert_ne!(results[0].0, 0, "the slow call held back the others");
+    assert_eq!(results.last().map(|r| r.0), Some(0), "{results:?}");
+    let mut seen = [false; 40];
+    for (index, value) in results {
+        assert_eq!(index as u32, value);
+        assert!(!std::mem::replace(&mut seen[index], true), "index {index} twice");
+    }
+    // Tiny calls are batched; order is gone but nothing is lost.
+    let mut sums: Vec<(usize, u64)> = pool
+        .pmap_unordered(add, (0..20_000u64).map(|i| (i, i)))
+        .map(|(i, r)| (i, r.expect("no failures")))
+        .collect();
+    sums.sort_unstable();
+    assert!(sums.iter().enumerate().all(|(i, &(j, s))| i == j && s == 2 * i as u64));
+}

@@ -1,0 +1,199 @@
+//! Checks of workers that fail: crashes mid-task and mid-message, workers
+//! that never connect, deadlines.
+
+/// A worker that calls `std::process::exit` mid-task fails that task with
+/// its exit code; the pool replaces it.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::worker_exits(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn worker_exits<T: Transport + Clone>(transport: &T) {
+    let _serial = serial();
+    let pool = pool(transport, 1);
+    match pool.call(proc!(exit_with(3))) {
+        Err(Error::WorkerDied { exit, .. }) if exit.code() == Some(3) => {}
+        other => panic!(
+            "[{}] expected WorkerDied with code 3, got {other:?}",
+            T::NAME
+        ),
+    }
+    still_serves::<T>(&pool);
+}
+
+/// A worker that aborts mid-task fails that task with `SIGABRT`; the pool
+/// replaces it.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::worker_aborts(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn worker_aborts<T: Transport + Clone>(transport: &T) {
+    let _serial = serial();
+    let pool = pool(transport, 1);
+    match pool.call(proc!(abort())) {
+        Err(Error::WorkerDied { exit, .. }) if exit.signal() == Some(libc::SIGABRT) => {}
+        other => panic!(
+            "[{}] expected WorkerDied by SIGABRT, got {other:?}",
+            T::NAME
+        ),
+    }
+    still_serves::<T>(&pool);
+}
+
+/// A worker killed (by `_exit` or `abort`) at various moments while it
+/// sends an 8 MiB reply: each call yields the whole reply or a death or
+/// transport error, never a truncated or altered value, a decoding error or
+/// a hang.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::worker_dies_mid_message(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn worker_dies_mid_message<T: Transport + Clone>(transport: &T) {
+    let _serial = serial();
+    let name = T::NAME;
+    const LEN: u64 = 8 << 20;
+    // One task per worker: a worker that answered and then died is never
+    // handed the next task.
+    let pool = builder(transport, 1)
+        .max_tasks_per_worker(1)
+        .build()
+        .unwrap_or_else(|e| panic!("[{name}] {e}"));
+    for delay_us in [0, 50, 200, 1_000, 3_000, 10_000] {
+        for abort in [false, true] {
+            match pool.call(proc!(die_while_replying(LEN, delay_us, abort))) {
+                Ok(blob) => assert!(
+                    blob.0.len() == LEN as usize && blob.0.iter().all(|&b| b == 0xa5),
+                    "[{name}] a reply cut short came back as {blob:?}"
+                ),
+                Err(Error::WorkerDied { .. } | Error::Transport(_)) => {}
+                Err(other) => panic!(
+                    "[{name}] a reply cut short after {delay_us} µs gave {other:?}; expected the whole reply, WorkerDied or Transport"
+                ),
+            }
+        }
+    }
+    still_serves::<T>(&pool);
+}
+
+/// A worker that exits before it connects is reported promptly: as
+/// [`Error::StartupFailed`] with its exit code when `spawn` returned a
+/// channel (whose first `recv` then returns `Ok(None)`), or as
+/// [`Error::Spawn`] when `spawn` itself noticed. Running into the handshake
+/// deadline instead means the transport missed the exit.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::worker_exits_before_connecting(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn worker_exits_before_connecting<T: Transport + Clone>(transport: &T) {
+    let _serial = serial();
+    let before = children();
+    let pool = Pool::builder()
+        .transport(Misrouted(transport.clone()))
+        .workers(1)
+        .handshake_timeout(HANDSHAKE)
+        .build()
+        .unwrap_or_else(|e| panic!("[{}] {e}", T::NAME));
+    match pool.call(proc!(pid())) {
+        Err(Error::StartupFailed { exit }) if exit.code() == Some(EXIT_NO_TRANSPORT) => {}
+        Err(Error::Spawn(_)) => {}
+        other => panic!(
+            "[{}] a worker that exited before connecting gave {other:?}; expected StartupFailed (code {EXIT_NO_TRANSPORT}) or Spawn",
+            T::NAME
+        ),
+    }
+    drop(pool);
+    no_new_children::<T>(&before);
+}
+
+/// A worker that never connects (and never exits) is killed at the pool's
+/// handshake deadline, which must then end the parent's wait:
+/// [`Error::HandshakeTimeout`], or [`Error::Spawn`] from a transport that
+/// bounds its own wait. No child is left behind.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::worker_never_connects(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn worker_never_connects<T: Transport + Clone>(transport: &T) {
+    let _serial = serial();
+    let before = children();
+    let pool = Pool::builder()
+        .transport(Stalled(transport.clone()))
+        .workers(1)
+        .handshake_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap_or_else(|e| panic!("[{}] {e}", T::NAME));
+    match pool.call(proc!(pid())) {
+        Err(Error::HandshakeTimeout { .. } | Error::Spawn(_)) => {}
+        other => panic!(
+            "[{}] a worker that never connected gave {other:?}; expected HandshakeTimeout",
+            T::NAME
+        ),
+    }
+    drop(pool);
+    no_new_children::<T>(&before);
+}
+
+/// A task past its deadline has its worker killed, and the parent's `recv`
+/// returns for it: the call yields [`Error::Timeout`] and the pool carries
+/// on.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::deadline_kills(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn deadline_kills<T: Transport + Clone>(transport: &T) {
+    let _serial = serial();
+    let pool = pool(transport, 1);
+    let late = proc!(sleep_then_echo(0, 30_000)).timeout(Duration::from_millis(200));
+    match pool.call(late) {
+        Err(Error::Timeout { .. }) => {}
+        other => panic!("[{}] expected Timeout, got {other:?}", T::NAME),
+    }
+    still_serves::<T>(&pool);
+}
