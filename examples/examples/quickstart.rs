@@ -12,7 +12,10 @@ use procs::{call, pmap, proc, remote};
 
 /// Stands for slow work that returns text.
 #[remote]
-#[allow(clippy::disallowed_names, reason = "the 2007 announcement names it `foo`")]
+#[allow(
+    clippy::disallowed_names,
+    reason = "the 2007 announcement names it `foo`"
+)]
 fn slow_function(n: u32, greeting: String, foo: f64) -> String {
     sleep(Duration::from_millis(50));
     format!("{greeting} #{n}, foo={foo}")
