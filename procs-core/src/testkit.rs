@@ -92,21 +92,27 @@
 //! The functions the kit registers are linked into every binary that
 //! enables the feature; they are never called outside the kit.
 
+mod failures;
+mod link;
+mod payloads;
+mod processes;
 mod remote;
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
-use std::thread;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::codec::{self, Message};
-use crate::entry::EXIT_NO_TRANSPORT;
-use crate::{Builder, Channel, Error, Pool, Transport, proc};
-use remote::*;
-use support::{
-    Blob, Misrouted, ScratchDir, Stalled, children, eventually, open_fds, pattern, worker_command,
+use crate::{Builder, Pool, Transport, proc};
+use support::{children, eventually};
+
+pub use failures::{
+    deadline_kills, worker_aborts, worker_dies_mid_message, worker_exits,
+    worker_exits_before_connecting, worker_never_connects,
 };
+pub use link::{end_reaches_the_worker, hello_arrives_whole, kill_ends_recv};
+pub use payloads::{empty_payloads, large_payloads, message_limits, ordering, round_trips};
+pub use processes::{kill_and_reap, many_workers, no_inherited_links, no_leaked_descriptors};
 
 /// Generous, so that only a transport that misses a worker's exit, not a
 /// slow machine, runs into it.
@@ -192,6 +198,7 @@ pub fn conformance<T: Transport + Clone>(transport: T) {
 }
 
 fn still_serves<T: Transport>(pool: &Pool) {
+    use remote::pid;
     for _ in 0..2 {
         if let Err(e) = pool.call(proc!(pid())) {
             panic!("[{}] the pool no longer serves: {e}", T::NAME);

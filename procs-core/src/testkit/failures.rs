@@ -1,6 +1,14 @@
 //! Checks of workers that fail: crashes mid-task and mid-message, workers
 //! that never connect, deadlines.
 
+use std::time::Duration;
+
+use super::remote::{abort, die_while_replying, exit_with, pid, sleep_then_echo};
+use super::support::{Misrouted, Stalled, children};
+use super::{HANDSHAKE, builder, no_new_children, pool, serial, still_serves};
+use crate::entry::EXIT_NO_TRANSPORT;
+use crate::{Error, Pool, Transport, proc};
+
 /// A worker that calls `std::process::exit` mid-task fails that task with
 /// its exit code; the pool replaces it.
 ///

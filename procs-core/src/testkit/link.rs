@@ -1,6 +1,15 @@
 //! Checks of one channel driven by hand, without a pool: the greeting,
 //! and both ways a link ends.
 
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use super::support::{eventually, worker_command};
+use super::{MAX_MESSAGE, PATIENCE, serial};
+use crate::codec::{self, Message};
+use crate::{Channel, Transport};
+
 /// `spawn` starts a worker whose `connect` reaches the parent, and the
 /// worker's first message (its greeting) arrives whole.
 ///

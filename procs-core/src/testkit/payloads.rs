@@ -1,5 +1,10 @@
 //! Checks of what crosses: values, order, sizes and limits.
 
+use super::remote::{add, describe, echo, filled, nothing, sleep_then_echo};
+use super::support::{Blob, pattern};
+use super::{builder, pool, serial};
+use crate::{Transport, proc};
+
 /// Values of several types cross and come back intact; hundreds of small
 /// messages follow each other on the same channels.
 ///

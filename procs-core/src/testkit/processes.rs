@@ -1,6 +1,15 @@
 //! Checks of processes and descriptors: many workers, close-on-exec,
 //! killing and reaping, leaks.
 
+use std::collections::BTreeSet;
+use std::thread;
+use std::time::Duration;
+
+use super::remote::{echo, pid, rendezvous, sleep_then_echo};
+use super::support::{Blob, ScratchDir, children, eventually, open_fds, pattern};
+use super::{PATIENCE, builder, no_new_children, pool, serial};
+use crate::{Transport, proc};
+
 /// Eight workers run at once: eight tasks that each wait for all eight to
 /// have started all return.
 ///
@@ -76,7 +85,7 @@ fn meet<T: Transport + Clone>(transport: &T, parties: u32) -> Vec<(u32, Vec<Stri
     met.into_iter().map(|(pid, _, fds)| (pid, fds)).collect()
 }
 
-/// [`Pool::kill`] fails running and queued calls and reaps every worker
+/// [`Pool::kill`](crate::Pool::kill) fails running and queued calls and reaps every worker
 /// before it returns; dropping a pool reaps its workers too.
 ///
 /// # Examples
