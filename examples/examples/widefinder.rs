@@ -35,10 +35,18 @@ options:
   --seed N             seed of the generated log (default 2007)
   --workers N          worker processes and threads (default: the machine's cores)
   --chunk SIZE         bytes per task (default: about 8 tasks per worker, 1MiB to 64MiB)
-  --transport NAME     pipe (default)
+  --transport NAME     pipe or ipc, as built (default: procs' default transport)
   --serial | --threads | --procs
                        run only that mode (default: all three, compared)
   -h, --help           this text";
+
+/// The transports this build of the example can use.
+const TRANSPORTS: &[&str] = &[
+    #[cfg(feature = "pipe")]
+    "pipe",
+    #[cfg(feature = "ipc")]
+    "ipc",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -53,7 +61,8 @@ struct Options {
     seed: u64,
     workers: usize,
     chunk: Option<u64>,
-    transport: String,
+    /// `None` for the default transport.
+    transport: Option<String>,
     modes: Vec<Mode>,
 }
 
@@ -87,7 +96,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         seed: DEFAULT_SEED,
         workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         chunk: None,
-        transport: "pipe".into(),
+        transport: None,
         modes: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -115,7 +124,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
                 }
                 options.chunk = Some(chunk);
             }
-            "--transport" => options.transport = value("--transport")?,
+            "--transport" => options.transport = Some(value("--transport")?),
             "--serial" => options.modes.push(Mode::Serial),
             "--threads" => options.modes.push(Mode::Threads),
             "--procs" => options.modes.push(Mode::Procs),
@@ -236,11 +245,16 @@ fn threads(data: &[u8], chunks: &[Chunk], workers: usize) -> Result<Counts, Stri
 
 fn procs_scan(log: &Path, chunks: &[Chunk], options: &Options) -> Result<Counts, String> {
     let builder = procs::Pool::builder().workers(options.workers);
-    let builder = match options.transport.as_str() {
-        "pipe" => builder.transport(procs::PipeTransport::default()),
-        other => {
+    let builder = match options.transport.as_deref() {
+        None => builder,
+        #[cfg(feature = "pipe")]
+        Some("pipe") => builder.transport(procs::PipeTransport::default()),
+        #[cfg(feature = "ipc")]
+        Some("ipc") => builder.transport(procs::IpcTransport::default()),
+        Some(other) => {
             return Err(format!(
-                "unknown transport `{other}` (this build has: pipe)"
+                "unknown transport `{other}` (this build has: {})",
+                TRANSPORTS.join(", ")
             ));
         }
     };

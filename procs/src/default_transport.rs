@@ -1,10 +1,15 @@
 //! The transport the enabled features choose, and its registration as the
 //! default of every pool built without an explicit transport.
+//!
+//! Order when several are enabled: `pipe`, then `ipc`. Enabling `ipc` next to
+//! the default `pipe` only adds `IpcTransport`; it becomes the default when
+//! `pipe` is off (`default-features = false`).
 
 #[cfg(feature = "pipe")]
 mod chosen {
-    /// The transport used when none is given: [`PipeTransport`](crate::PipeTransport)
-    /// with the `pipe` feature (the default).
+    /// The transport used when none is given: `PipeTransport` with the
+    /// `pipe` feature (the default), else `IpcTransport` with the `ipc`
+    /// feature.
     ///
     /// # Examples
     ///
@@ -17,7 +22,24 @@ mod chosen {
     pub type DefaultTransport = procs_transport_pipe::PipeTransport;
 }
 
-#[cfg(not(feature = "pipe"))]
+#[cfg(all(feature = "ipc", not(feature = "pipe")))]
+mod chosen {
+    /// The transport used when none is given: `PipeTransport` with the
+    /// `pipe` feature (the default), else `IpcTransport` with the `ipc`
+    /// feature.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let pool = procs::Pool::builder()
+    ///     .transport(procs::DefaultTransport::default())
+    ///     .build()?;
+    /// # Ok::<(), procs::Error>(())
+    /// ```
+    pub type DefaultTransport = procs_transport_ipc::IpcTransport;
+}
+
+#[cfg(not(any(feature = "pipe", feature = "ipc")))]
 mod chosen {
     /// No transport feature is enabled: pools need an explicit
     /// [`Builder::transport`](crate::Builder::transport).
@@ -33,7 +55,7 @@ mod chosen {
 
 pub use chosen::DefaultTransport;
 
-#[cfg(feature = "pipe")]
+#[cfg(any(feature = "pipe", feature = "ipc"))]
 #[procs_core::__private::linkme::distributed_slice(procs_core::__private::DEFAULT_TRANSPORT)]
 #[linkme(crate = procs_core::__private::linkme)]
 static DEFAULT: fn(crate::Builder) -> crate::Builder =

@@ -60,7 +60,13 @@
 //!
 //! # Feature flags
 //!
-//! - `pipe` (default): [`PipeTransport`], over anonymous pipes.
+//! - `pipe` (default): `PipeTransport`, over anonymous pipes.
+//! - `ipc`: `IpcTransport`, over `ipc-channel` (Unix sockets with descriptor
+//!   passing; messages over 64 KiB travel in shared memory). Needs Rust 1.86.
+//!
+//! Features are additive. With both on, `pipe` stays the default and `ipc`
+//! adds `IpcTransport`, to pick per pool; with `default-features = false,
+//! features = ["ipc"]`, `ipc` is the default.
 //!
 //! [`DefaultTransport`] is the enabled transport, used by [`call`], [`pmap`]
 //! and [`Pool::builder`] unless another is given with
@@ -86,6 +92,10 @@ pub use procs_core::__private;
 #[cfg(feature = "pipe")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pipe")))]
 pub use procs_transport_pipe::PipeTransport;
+
+#[cfg(feature = "ipc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ipc")))]
+pub use procs_transport_ipc::IpcTransport;
 
 pub use default_transport::DefaultTransport;
 

@@ -693,7 +693,10 @@ fn unordered_results_come_as_they_complete_each_exactly_once() {
     let mut seen = [false; 40];
     for (index, value) in results {
         assert_eq!(index as u32, value);
-        assert!(!std::mem::replace(&mut seen[index], true), "index {index} twice");
+        assert!(
+            !std::mem::replace(&mut seen[index], true),
+            "index {index} twice"
+        );
     }
     // Tiny calls are batched; order is gone but nothing is lost.
     let mut sums: Vec<(usize, u64)> = pool
@@ -701,5 +704,9 @@ fn unordered_results_come_as_they_complete_each_exactly_once() {
         .map(|(i, r)| (i, r.expect("no failures")))
         .collect();
     sums.sort_unstable();
-    assert!(sums.iter().enumerate().all(|(i, &(j, s))| i == j && s == 2 * i as u64));
+    assert!(
+        sums.iter()
+            .enumerate()
+            .all(|(i, &(j, s))| i == j && s == 2 * i as u64)
+    );
 }

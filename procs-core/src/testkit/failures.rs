@@ -1,9 +1,9 @@
 //! Checks of workers that fail: crashes mid-task and mid-message, workers
 //! that never connect, deadlines.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::remote::{abort, die_while_replying, exit_with, pid, sleep_then_echo};
+use super::remote::{abort, die_while_replying, exit_with, filled, pid, sleep_then_echo};
 use super::support::{Misrouted, Stalled, children};
 use super::{HANDSHAKE, builder, no_new_children, pool, serial, still_serves};
 use crate::entry::EXIT_NO_TRANSPORT;
@@ -63,10 +63,10 @@ pub fn worker_aborts<T: Transport + Clone>(transport: &T) {
     still_serves::<T>(&pool);
 }
 
-/// A worker killed (by `_exit` or `abort`) at various moments while it
-/// sends an 8 MiB reply: each call yields the whole reply or a death or
-/// transport error, never a truncated or altered value, a decoding error or
-/// a hang.
+/// A worker killed (by `_exit` or `abort`) at moments spread over the time
+/// an 8 MiB reply takes, so that some deaths land inside the message: each
+/// call yields the whole reply or a death or transport error, never a
+/// truncated or altered value, a decoding error or a hang.
 ///
 /// # Examples
 ///
@@ -89,20 +89,38 @@ pub fn worker_dies_mid_message<T: Transport + Clone>(transport: &T) {
         .max_tasks_per_worker(1)
         .build()
         .unwrap_or_else(|e| panic!("[{name}] {e}"));
-    for delay_us in [0, 50, 200, 1_000, 3_000, 10_000] {
+    // How long a whole reply takes, spawn included: deaths are spread over
+    // that time, so some land inside the message.
+    let mut took = Duration::ZERO;
+    for _ in 0..2 {
+        let began = Instant::now();
+        let r = pool.call(proc!(filled(LEN, 0xa5)));
+        r.unwrap_or_else(|e| panic!("[{name}] an 8 MiB reply: {e}"));
+        took = began.elapsed();
+    }
+    let (mut whole, mut died, mut broken) = (0, 0, 0);
+    for percent in [0, 10, 25, 40, 55, 70, 85, 100, 150] {
+        let delay_us = (took.as_micros() * percent / 100) as u64;
         for abort in [false, true] {
             match pool.call(proc!(die_while_replying(LEN, delay_us, abort))) {
-                Ok(blob) => assert!(
-                    blob.0.len() == LEN as usize && blob.0.iter().all(|&b| b == 0xa5),
-                    "[{name}] a reply cut short came back as {blob:?}"
-                ),
-                Err(Error::WorkerDied { .. } | Error::Transport(_)) => {}
+                Ok(blob) => {
+                    assert!(
+                        blob.0.len() == LEN as usize && blob.0.iter().all(|&b| b == 0xa5),
+                        "[{name}] a reply cut short came back as {blob:?}"
+                    );
+                    whole += 1;
+                }
+                Err(Error::WorkerDied { .. }) => died += 1,
+                Err(Error::Transport(_)) => broken += 1,
                 Err(other) => panic!(
                     "[{name}] a reply cut short after {delay_us} µs gave {other:?}; expected the whole reply, WorkerDied or Transport"
                 ),
             }
         }
     }
+    eprintln!(
+        "procs testkit [{name}] replies cut short: {whole} arrived whole, {died} worker deaths, {broken} transport errors"
+    );
     still_serves::<T>(&pool);
 }
 

@@ -85,8 +85,8 @@ fn meet<T: Transport + Clone>(transport: &T, parties: u32) -> Vec<(u32, Vec<Stri
     met.into_iter().map(|(pid, _, fds)| (pid, fds)).collect()
 }
 
-/// [`Pool::kill`](crate::Pool::kill) fails running and queued calls and reaps every worker
-/// before it returns; dropping a pool reaps its workers too.
+/// [`Pool::kill`](crate::Pool::kill) fails running and queued calls and
+/// reaps every worker before it returns; dropping a pool reaps its workers too.
 ///
 /// # Examples
 ///

@@ -45,8 +45,8 @@ pub(super) fn pid() -> u32 {
 }
 
 /// Waits until `parties` workers have checked in under `dir` (at most 20
-/// seconds), then says who it is, whether all came, and what it holds open. Only `parties`
-/// workers running at once can all return early.
+/// seconds), then says who it is, whether all came, and what it holds open.
+/// Only `parties` workers running at once can all return early.
 #[procs_derive::remote(crate = crate)]
 pub(super) fn rendezvous(dir: String, index: u32, parties: u32) -> (u32, bool, Vec<String>) {
     let dir = PathBuf::from(dir);
