@@ -4,9 +4,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
+use crate::entry::ENV_WORKER;
 use crate::{BoxError, Channel, Transport};
 
 /// Bytes that cross as one length and one copy, not element by element, so
@@ -152,21 +151,7 @@ crate::register_transport!(StallTransport);
 /// The command a pool would run for a worker of `T`, for checks that drive a
 /// channel by hand.
 pub(super) fn worker_command<T: Transport>(max_message_size: usize) -> Command {
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.env(ENV_WORKER, T::NAME)
-        .env(ENV_MAX_MESSAGE, max_message_size.to_string())
-        .stdin(Stdio::null());
-    // SAFETY: prctl is async-signal-safe. The worker dies with the checking
-    // thread if a check panics before reaping it.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
+    crate::launch::worker_command(T::NAME, max_message_size)
 }
 
 /// The pids of this process's children, zombies included.
