@@ -22,7 +22,13 @@ use crate::BoxError;
 ///   (the transport must not keep the worker's end open in the parent).
 /// - **Limits**: a message longer than the `max_message_size` given to
 ///   [`Transport::spawn`] or [`Transport::connect`] is an error, raised before
-///   the message is allocated.
+///   the message is allocated. Report it (and any other message the peer
+///   should never have sent) as an [`std::io::Error`] of kind
+///   [`InvalidData`](std::io::ErrorKind::InvalidData): the pool then kills
+///   the worker at once instead of waiting for it to exit.
+/// - **Empty messages** are valid and arrive as `Ok(Some(vec![]))`, not as
+///   the end of the link (procs never sends one, but a transport over
+///   datagrams must not confuse the two).
 /// - **After an error** the channel is dead: procs drops it and never calls it
 ///   again.
 ///
@@ -171,6 +177,11 @@ pub trait Transport: Send + Sync + 'static {
     /// (transport routing included) and its parent-death signal. The
     /// transport adds its endpoint (an inherited handle, an environment
     /// variable with a name) and spawns it.
+    ///
+    /// Return promptly, without waiting for the worker to connect: the
+    /// pool's handshake deadline starts when `spawn` returns and covers the
+    /// first [`recv`](Channel::recv), so a transport that must accept a
+    /// connection finishes it there (as `procs-transport-ipc` does).
     ///
     /// # Errors
     ///
