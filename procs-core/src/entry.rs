@@ -21,7 +21,9 @@ static IN_WORKER: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process is a procs worker.
 pub(crate) fn in_worker() -> bool {
-    IN_WORKER.load(Ordering::Relaxed)
+    // The variable covers code that runs before our constructor (another
+    // constructor) in a process started as a worker.
+    IN_WORKER.load(Ordering::Relaxed) || std::env::var_os(ENV_WORKER).is_some()
 }
 
 /// A transport a re-executed worker can be routed to. Not a public API: use

@@ -107,6 +107,25 @@ impl Job {
         self.finish(None, (0..n).map(|_| Err(error())));
     }
 
+    /// Splits a batch in two: its first `n` calls and the others.
+    pub(crate) fn split_at(mut self, n: usize) -> (Job, Job) {
+        let reply = self.reply.take().expect("unanswered");
+        let rest = self.tasks.split_off(n);
+        let first = std::mem::take(&mut self.tasks);
+        let make = |tasks| {
+            let mut job = Job::new(
+                self.id,
+                tasks,
+                self.timeout,
+                self.cancel.clone(),
+                reply.clone(),
+            );
+            job.pipelined = self.pipelined;
+            job
+        };
+        (make(first), make(rest))
+    }
+
     /// Splits a batch into one job per call, to find which call killed its
     /// worker.
     pub(crate) fn split(mut self) -> Vec<Job> {

@@ -79,5 +79,12 @@ where
     F: RemoteFn<Args>,
     I: Iterator<Item = F::Item>,
 {
-    items.map(move |item| Proc::new(f, F::args_from_item(item)).into_spec())
+    // Looked up once, not per item: a tiny call costs little more than this.
+    let remote = crate::registry::registry().by_type(std::any::TypeId::of::<F>());
+    items.map(move |item| match remote {
+        Some(remote) => {
+            Proc::<F::Output>::encode(remote.id, f, F::args_from_item(item)).into_spec()
+        }
+        None => Proc::new(f, F::args_from_item(item)).into_spec(),
+    })
 }

@@ -66,20 +66,27 @@ impl<R> Proc<R> {
     where
         F: RemoteFn<Args, Output = R>,
     {
-        let _ = f;
         let Some(remote) = registry().by_type(std::any::TypeId::of::<F>()) else {
             let name = std::any::type_name::<F>();
             return Proc::failed(Error::NotRemote { name });
         };
+        Proc::encode(remote.id, f, args)
+    }
+
+    /// A spec for `f`, registered under `id`, called with `args`.
+    pub(crate) fn encode<F, Args>(id: &'static str, _: F, args: Args) -> Proc<R>
+    where
+        F: RemoteFn<Args, Output = R>,
+    {
         let mut bytes = Vec::new();
         let spec = match F::encode_args(&args, &mut bytes) {
             Ok(()) => Ok(Spec {
-                id: remote.id,
+                id,
                 args: bytes,
                 timeout: None,
             }),
             Err(source) => Err(Error::Encode {
-                id: remote.id.to_owned(),
+                id: id.to_owned(),
                 payload: Payload::Arguments,
                 source,
             }),

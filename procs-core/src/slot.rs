@@ -219,6 +219,23 @@ impl Slot {
                 Err(error) => return self.fail_first(job, error),
             }
         }
+        // Starting a worker can take long (an initializer): a call dropped
+        // meanwhile is not started at all.
+        if job.is_cancelled() {
+            return;
+        }
+        // A batch never takes a worker past its task limit: the calls that
+        // do not fit wait for the next worker.
+        if let Some(max) = self.config.max_tasks_per_worker {
+            let worker = self.worker.as_ref().expect("started above");
+            let sent: usize = self.in_flight.iter().map(|s| s.job.tasks.len()).sum();
+            let room = max.get().saturating_sub(worker.tasks + sent).max(1);
+            if job.tasks.len() > room {
+                let (first, rest) = job.split_at(room);
+                self.local.push_front(rest);
+                return self.send(first);
+            }
+        }
         let tasks = job.tasks.iter().map(|t| Task {
             seq: t.index as u64,
             id: job.id,

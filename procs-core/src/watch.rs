@@ -163,8 +163,11 @@ impl Watch {
         let entry = &mut state.entries[slot];
         entry.deadline = timeout.map(|t| (Instant::now() + t, Killed::Deadline(t)));
         entry.cancel = cancel.cloned();
+        // A call dropped before its task got here announced it while no
+        // slot watched its flag: the watchdog may sleep with no deadline.
+        let cancelled = cancel.is_some_and(|c| c.load(Ordering::SeqCst));
         drop(state);
-        if timeout.is_some() {
+        if timeout.is_some() || cancelled {
             self.wake.notify_one();
         }
     }

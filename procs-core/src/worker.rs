@@ -7,7 +7,7 @@ use std::process;
 
 use crate::codec::{self, Failure, Hello, Message, Task};
 use crate::error::{Location, PanicInfo};
-use crate::registry::{CallError, Lookup, registry};
+use crate::registry::{CallError, Lookup, Remote, registry};
 use crate::transport::Channel;
 
 /// Exit code of a worker whose channel broke or carried garbage.
@@ -45,9 +45,18 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
             Err(error) => fail(&error.to_string()),
         };
         codec::begin_response(&mut out);
+        // A batch calls one function many times: look it up once.
+        let mut last: Option<(&str, &'static Remote)> = None;
         for task in tasks {
             let before = out.len();
-            if let Err(failure) = run(&task, &mut out) {
+            let remote = match last {
+                Some((id, remote)) if id == task.id => Ok(remote),
+                _ => find(task.id),
+            };
+            if let Ok(remote) = remote {
+                last = Some((task.id, remote));
+            }
+            if let Err(failure) = remote.and_then(|remote| run(remote, &task, &mut out)) {
                 codec::push_failure(&mut out, task.seq, &failure);
             }
             // A result over the limit would be refused by the parent's
@@ -73,20 +82,22 @@ fn fail(why: &str) -> ! {
     process::exit(EXIT_PROTOCOL)
 }
 
-/// Runs one task, appending its outcome to `out` on success (on failure
-/// `out` is left as it was). Nothing in a message can make the worker run
-/// anything but a registered function.
-fn run(task: &Task<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
+/// The registered function `id` names. Nothing in a message can make the
+/// worker run anything but a registered function.
+fn find(id: &str) -> Result<&'static Remote, Failure> {
     let registry = registry();
-    let remote = match registry.lookup(task.id) {
-        Lookup::Found(remote) => remote,
-        Lookup::Unknown => {
-            return Err(Failure::UnknownFunction {
-                known: registry.ids(),
-            });
-        }
-        Lookup::Duplicate => return Err(Failure::DuplicateId),
-    };
+    match registry.lookup(id) {
+        Lookup::Found(remote) => Ok(remote),
+        Lookup::Unknown => Err(Failure::UnknownFunction {
+            known: registry.ids(),
+        }),
+        Lookup::Duplicate => Err(Failure::DuplicateId),
+    }
+}
+
+/// Runs one task, appending its outcome to `out` on success (on failure
+/// `out` is left as it was).
+fn run(remote: &Remote, task: &Task<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
     let start = out.len();
     // AssertUnwindSafe: after a panic the task's state is dropped and `out`
     // is truncated back; the function's own globals are the user's to keep
