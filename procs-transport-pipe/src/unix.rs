@@ -8,6 +8,10 @@ use procs_core::{BoxError, Channel, Transport, frame};
 
 use crate::error::Error;
 
+/// The pipe buffer asked for: the default maximum an unprivileged process
+/// may set.
+const PIPE_BUFFER: libc::c_int = 1 << 20;
+
 /// Names the worker's two inherited fds: `read,write`.
 const ENV_FDS: &str = "PROCS_PIPE_FDS";
 
@@ -130,6 +134,11 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: pipe2 succeeded, so both fds are open and ours.
     let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // A larger buffer moves big messages with a sixteenth of the wake-ups.
+    // Best effort: past /proc/sys/fs/pipe-max-size the default 64 KiB stays,
+    // which the pool's pipelining never exceeds anyway.
+    // SAFETY: F_SETPIPE_SZ only resizes the pipe's buffer.
+    unsafe { libc::fcntl(tx.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER) };
     Ok((above_stdio(rx)?, above_stdio(tx)?))
 }
 
