@@ -4,6 +4,10 @@
 //! touches the global pool. Set `PROCS_CHAOS_SEED` to try another mix; a
 //! failure prints the seed it ran with.
 
+mod support;
+
+use support::{children, open_fds};
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -122,49 +126,6 @@ fn check(i: u32, fate: Fate, result: &Result<u64, Error>) -> Result<(), String> 
     } else {
         Err(format!("task {i}: expected {fate:?}, got {result:?}"))
     }
-}
-
-/// This process's children, zombies included, as `(pid, state)`.
-fn children() -> Vec<(u32, char)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        if fields.next().and_then(|p| p.parse().ok()) == Some(me) {
-            found.push((pid, state));
-        }
-    }
-    found
-}
-
-fn open_fds() -> BTreeMap<u32, String> {
-    let mut fds = BTreeMap::new();
-    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        if let Ok(target) = std::fs::read_link(entry.path()) {
-            fds.insert(fd, target.display().to_string());
-        }
-    }
-    fds
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! Alone in its binary so that no other test's workers disturb the count of
 //! child processes; it never touches the global pool.
 
+mod support;
+
+use support::children;
+
 use std::time::{Duration, Instant};
 
 use procs::{Error, Pool, remote};
@@ -47,37 +51,6 @@ fn chaos(i: u32) -> u64 {
         },
         Fate::Value(v) => v,
     }
-}
-
-/// This process's children, zombies included, as `(pid, state)`.
-fn children() -> Vec<(u32, char)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // The process may be gone by now.
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid: Option<u32> = fields.next().and_then(|p| p.parse().ok());
-        if ppid == Some(me) {
-            found.push((pid, state));
-        }
-    }
-    found
 }
 
 fn open_fds() -> usize {

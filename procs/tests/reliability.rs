@@ -7,6 +7,10 @@
 //! has a bound far above what the machine needs, only to turn a hang into a
 //! failure.
 
+mod support;
+
+use support::{children, open_fds};
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -177,60 +181,8 @@ impl Clean {
     }
 }
 
-/// This process's children, zombies included, as `(pid, state)`.
-fn children() -> Vec<(u32, char)> {
-    let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some((state, ppid)) = stat(pid) {
-            if ppid == me {
-                found.push((pid, state));
-            }
-        }
-    }
-    found
-}
-
 fn child_pids() -> Vec<u32> {
     children().into_iter().map(|(pid, _)| pid).collect()
-}
-
-/// `(state, ppid)` of a process, if it exists.
-fn stat(pid: u32) -> Option<(char, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-    let (_, rest) = stat.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((state, ppid))
-}
-
-/// Open fds of this process and what they point to.
-fn open_fds() -> BTreeMap<u32, String> {
-    let mut fds = BTreeMap::new();
-    for entry in std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        if let Ok(target) = std::fs::read_link(entry.path()) {
-            let target = target.display().to_string();
-            // Skip the fd of the listing itself.
-            if target != format!("/proc/{}/fd", std::process::id()) {
-                fds.insert(fd, target);
-            }
-        }
-    }
-    fds
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
