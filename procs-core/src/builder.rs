@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::entry::{DEFAULT_TRANSPORT, in_worker};
-use crate::erased::ErasedTransport;
+use crate::attach::Attach;
+use crate::erased::Source;
 use crate::error::Error;
 use crate::pool::{CallSettings, Pool};
 use crate::proc::{Proc, Spec};
@@ -39,7 +40,7 @@ pub struct Builder {
     window: Option<usize>,
     chunk_size: Option<usize>,
     max_message_size: usize,
-    transport: Option<Arc<dyn ErasedTransport>>,
+    source: Option<Source>,
     timeout: Option<Duration>,
     handshake_timeout: Duration,
     max_tasks_per_worker: Option<usize>,
@@ -53,7 +54,7 @@ impl Builder {
             window: None,
             chunk_size: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            transport: None,
+            source: None,
             timeout: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_tasks_per_worker: None,
@@ -148,7 +149,46 @@ impl Builder {
     /// # Ok::<(), procs_core::Error>(())
     /// ```
     pub fn transport<T: Transport>(mut self, transport: T) -> Builder {
-        self.transport = Some(Arc::new(transport));
+        self.source = Some(Source::Spawn(Arc::new(transport)));
+        self
+    }
+
+    /// Attaches to workers that something else started (an MPI launcher, a
+    /// remote host) instead of spawning them; the pool has one slot per
+    /// worker. Replaces [`transport`](Self::transport).
+    ///
+    /// The pool cannot kill what it did not start, so [`build`](Self::build)
+    /// refuses [`timeout`](Self::timeout) and
+    /// [`max_tasks_per_worker`](Self::max_tasks_per_worker) with an attached
+    /// pool; see [`Attach`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Attach`] for a complete example; given one:
+    ///
+    /// ```no_run
+    /// # use std::os::unix::net::UnixStream;
+    /// # use procs_core::{frame, Attach, BoxError, Channel};
+    /// # struct SocketChannel(UnixStream);
+    /// # impl Channel for SocketChannel {
+    /// #     type Error = std::io::Error;
+    /// #     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> { frame::write_frame(&mut self.0, msg) }
+    /// #     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> { frame::read_frame(&mut self.0, 1 << 20) }
+    /// # }
+    /// # struct Listening(usize);
+    /// # impl Attach for Listening {
+    /// #     type Channel = SocketChannel;
+    /// #     const NAME: &'static str = "listening";
+    /// #     fn workers(&self) -> usize { self.0 }
+    /// #     fn attach(&self, i: usize, _: usize) -> Result<SocketChannel, BoxError> {
+    /// #         Ok(SocketChannel(UnixStream::connect(format!("/run/app/worker-{i}"))?))
+    /// #     }
+    /// # }
+    /// let pool = procs_core::Pool::builder().attach(Listening(4)).build()?;
+    /// # Ok::<(), procs_core::Error>(())
+    /// ```
+    pub fn attach<A: Attach>(mut self, workers: A) -> Builder {
+        self.source = Some(Source::Attach(Arc::new(workers)));
         self
     }
 
@@ -241,17 +281,34 @@ impl Builder {
         if in_worker() {
             return Err(Error::InsideWorker);
         }
-        if self.transport.is_none() {
+        if self.source.is_none() {
             if let Some(apply_default) = DEFAULT_TRANSPORT.first() {
                 self = apply_default(self);
             }
         }
-        let transport = self.transport.ok_or(Error::NoTransport)?;
-        let workers = match self.workers {
-            Some(0) => return Err(invalid("workers", "must be at least 1")),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        let source = self.source.ok_or(Error::NoTransport)?;
+        let workers = match (&source, self.workers) {
+            (_, Some(0)) => return Err(invalid("workers", "must be at least 1")),
+            (Source::Attach(attach), Some(n)) if n != attach.workers() => {
+                return Err(invalid("workers", "must equal the number of attached workers"));
+            }
+            (Source::Attach(attach), _) => match attach.workers() {
+                0 => return Err(invalid("attach", "there are no workers to attach to")),
+                n => n,
+            },
+            (Source::Spawn(_), Some(n)) => n,
+            (Source::Spawn(_), None) => {
+                std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+            }
         };
+        if matches!(source, Source::Attach(_)) {
+            if self.timeout.is_some() {
+                return Err(invalid("timeout", "attached workers cannot be killed"));
+            }
+            if self.max_tasks_per_worker.is_some() {
+                return Err(invalid("max_tasks_per_worker", "attached workers cannot be replaced"));
+            }
+        }
         if self.window == Some(0) {
             return Err(invalid("window", "must be at least 1"));
         }
@@ -276,7 +333,7 @@ impl Builder {
         let initializer = self.initializer.transpose()?;
         let watch = Watch::start(workers).map_err(|error| Error::Spawn(error.into()))?;
         let config = SlotConfig {
-            transport,
+            source,
             max_message_size: self.max_message_size,
             timeout: self.timeout,
             handshake_timeout: self.handshake_timeout,
@@ -299,7 +356,7 @@ impl fmt::Debug for Builder {
             .field("window", &self.window)
             .field("chunk_size", &self.chunk_size)
             .field("max_message_size", &self.max_message_size)
-            .field("transport", &self.transport.as_ref().map(|t| t.name()))
+            .field("transport", &self.source.as_ref().map(Source::name))
             .field("timeout", &self.timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_tasks_per_worker", &self.max_tasks_per_worker)

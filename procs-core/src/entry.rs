@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::builder::Builder;
-use crate::transport::Transport;
+use crate::transport::{Channel, Transport};
 
 /// Names the transport a re-executed child must serve on; its presence makes
 /// the process a worker.
@@ -47,6 +47,41 @@ pub static TRANSPORTS: [TransportEntry];
 #[doc(hidden)]
 #[linkme::distributed_slice]
 pub static DEFAULT_TRANSPORT: [fn(Builder) -> Builder];
+
+/// Serves calls on `channel` until the parent closes it, then exits the
+/// process: what a worker that something else launched (an MPI rank, a
+/// remote host) runs instead of `main`, for a pool that
+/// [attaches](crate::Attach) to it.
+///
+/// From here on, the process refuses to start pools of its own.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::unix::net::UnixListener;
+/// use procs_core::{frame, Channel};
+///
+/// struct SocketChannel(std::os::unix::net::UnixStream);
+///
+/// impl Channel for SocketChannel {
+///     type Error = std::io::Error;
+///     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+///         frame::write_frame(&mut self.0, msg)
+///     }
+///     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+///         frame::read_frame(&mut self.0, 1 << 30)
+///     }
+/// }
+///
+/// let listener = UnixListener::bind("/run/app/worker-0")?;
+/// let (stream, _) = listener.accept()?;
+/// procs_core::serve(SocketChannel(stream), 1 << 30);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn serve_attached<C: Channel>(channel: C, max_message_size: usize) -> ! {
+    IN_WORKER.store(true, Ordering::Relaxed);
+    crate::worker::serve(channel, max_message_size)
+}
 
 /// Worker side of a transport: connect, then serve. Not a public API.
 #[doc(hidden)]

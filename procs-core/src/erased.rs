@@ -3,8 +3,49 @@
 
 use std::process::{Child, Command};
 
+use std::sync::Arc;
+
 use crate::BoxError;
+use crate::attach::Attach;
 use crate::transport::{Channel, Transport};
+
+/// Where a pool's workers come from.
+#[derive(Clone)]
+pub(crate) enum Source {
+    /// The pool spawns them.
+    Spawn(Arc<dyn ErasedTransport>),
+    /// Something else started them; the pool attaches.
+    Attach(Arc<dyn ErasedAttach>),
+}
+
+impl Source {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Source::Spawn(transport) => transport.name(),
+            Source::Attach(attach) => attach.name(),
+        }
+    }
+}
+
+pub(crate) trait ErasedAttach: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn workers(&self) -> usize;
+    fn attach(&self, index: usize, max: usize) -> Result<Box<dyn ErasedChannel>, BoxError>;
+}
+
+impl<A: Attach> ErasedAttach for A {
+    fn name(&self) -> &'static str {
+        A::NAME
+    }
+
+    fn workers(&self) -> usize {
+        Attach::workers(self)
+    }
+
+    fn attach(&self, index: usize, max: usize) -> Result<Box<dyn ErasedChannel>, BoxError> {
+        Ok(Box::new(Attach::attach(self, index, max)?))
+    }
+}
 
 pub(crate) trait ErasedTransport: Send + Sync + 'static {
     fn name(&self) -> &'static str;

@@ -80,6 +80,13 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The link to an attached worker (one the pool did not start) broke
+    /// while it held this task; the pool cannot tell how the worker ended.
+    #[error("lost the link to the worker running `{id}`")]
+    WorkerLost {
+        /// The ID of the function the worker was running.
+        id: String,
+    },
     /// No function is registered under the requested ID in the worker.
     #[error(
         "no remote function registered with id `{id}` (known: {})",

@@ -16,7 +16,9 @@ use crate::registry::registry;
 /// A live worker process and the parent's end of its channel.
 pub(crate) struct Worker {
     pub(crate) channel: Box<dyn ErasedChannel>,
-    pub(crate) child: Child,
+    /// `None` for an attached worker, which the pool did not start and
+    /// cannot kill or reap.
+    pub(crate) child: Option<Child>,
     /// Tasks it has run, for recycling.
     pub(crate) tasks: usize,
 }

@@ -28,6 +28,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod attach;
 mod builder;
 mod call;
 mod codec;
@@ -57,9 +58,10 @@ mod worker;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use attach::Attach;
 pub use builder::Builder;
 pub use call::{Calls, call, marker};
-pub use entry::init;
+pub use entry::{init, serve_attached as serve};
 pub use error::{BoxError, Error, Location, PanicInfo, Payload};
 pub use exit::Exit;
 pub use pmap::{pmap, pmap_unordered};

@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::BoxError;
 use crate::codec::{self, Message, Task};
-use crate::erased::ErasedTransport;
+use crate::erased::Source;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::job::{Job, Reply};
@@ -42,7 +42,7 @@ const PIPELINE_DEPTH: usize = 8;
 
 /// What every slot of a pool shares.
 pub(crate) struct SlotConfig {
-    pub(crate) transport: Arc<dyn ErasedTransport>,
+    pub(crate) source: Source,
     pub(crate) max_message_size: usize,
     /// The deadline of a task whose proc sets none.
     pub(crate) timeout: Option<Duration>,
@@ -163,6 +163,11 @@ impl Slot {
             return true;
         };
         if self.in_flight.iter().any(|sent| sent.unsent.is_some()) {
+            return false;
+        }
+        // Attached workers get one request at a time: their transport may
+        // block in `send` until the worker reads (MPI's rendezvous sends).
+        if matches!(self.config.source, Source::Attach(_)) {
             return false;
         }
         // A job with a deadline runs alone, so the deadline is its own; a
@@ -363,11 +368,13 @@ impl Slot {
     fn broken(&mut self, id: &str, error: Option<BoxError>) -> Error {
         // A worker that sent garbage is alive and untrusted: no grace.
         let garbage = error.as_deref().is_some_and(is_protocol_error);
+        let attached = matches!(self.config.source, Source::Attach(_));
         match self.discard(garbage) {
             Some((exit, true)) => Error::WorkerDied {
                 id: id.to_owned(),
                 exit,
             },
+            None if attached && !garbage => Error::WorkerLost { id: id.to_owned() },
             _ => Error::Transport(
                 error.unwrap_or_else(|| "worker closed its channel but kept running".into()),
             ),
@@ -376,12 +383,12 @@ impl Slot {
 
     /// Reaps the live worker, killing it at once (`kill_now`) or after a
     /// grace period; returns its exit and whether it ended on its own.
+    /// `None` if there was no worker, or it was attached (not ours to reap).
     fn discard(&mut self, kill_now: bool) -> Option<(Exit, bool)> {
-        let Worker {
-            channel, mut child, ..
-        } = self.worker.take()?;
+        let Worker { channel, child, .. } = self.worker.take()?;
         let killed = self.config.watch.forget(self.index);
         drop(channel);
+        let mut child = child?;
         if kill_now {
             return Some((kill(&mut child), false));
         }
@@ -399,14 +406,18 @@ impl Slot {
 
     fn start(&mut self) -> Result<Worker, Error> {
         let config = self.config.clone();
-        let cmd = worker_command(config.transport.name(), config.max_message_size);
-        let (mut channel, child) = config
-            .transport
-            .spawn(cmd, config.max_message_size)
-            .map_err(Error::Spawn)?;
-        config
-            .watch
-            .spawned(self.index, child.id(), config.handshake_timeout);
+        let max = config.max_message_size;
+        let (mut channel, child) = match &config.source {
+            Source::Spawn(transport) => {
+                let cmd = worker_command(transport.name(), max);
+                let (channel, child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
+                config.watch.spawned(self.index, child.id(), config.handshake_timeout);
+                (channel, Some(child))
+            }
+            Source::Attach(attach) => {
+                (attach.attach(self.index, max).map_err(Error::Spawn)?, None)
+            }
+        };
         let hello = channel.recv();
         let killed = config.watch.end(self.index);
         self.worker = Some(Worker {
@@ -423,9 +434,9 @@ impl Slot {
                 Err(error) => Err(error),
             },
             (Ok(None), None) => {
-                let exit = self.discard(false).map(|(exit, _)| exit);
-                return Err(Error::StartupFailed {
-                    exit: exit.expect("a worker was live"),
+                return Err(match self.discard(false) {
+                    Some((exit, _)) => Error::StartupFailed { exit },
+                    None => Error::Transport("the attached worker closed its link".into()),
                 });
             }
             (Err(error), None) => Err(Error::Transport(error)),

@@ -82,8 +82,9 @@
 mod default_transport;
 
 pub use procs_core::{
-    BoxError, Builder, Calls, Channel, Error, Exit, Location, PanicInfo, Payload, Pool, Proc,
-    RemoteFn, Results, Transport, Unordered, call, frame, init, marker, pmap, pmap_unordered, proc,
+    Attach, BoxError, Builder, Calls, Channel, Error, Exit, Location, PanicInfo, Payload, Pool,
+    Proc, RemoteFn, Results, Transport, Unordered, call, frame, init, marker, pmap, pmap_unordered,
+    proc, serve,
 };
 
 #[doc(hidden)]
