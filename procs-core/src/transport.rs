@@ -102,8 +102,10 @@ pub trait Channel: Send + 'static {
 /// the end of a dead worker.
 ///
 /// Workers started by something else (an MPI launcher, a remote host) do not
-/// fit `spawn`; such a transport connects to running workers instead and is
-/// planned on the same [`Channel`] contract.
+/// fit `spawn`: implement [`Attach`](crate::Attach) instead, on the same
+/// [`Channel`] contract. The pool then connects to the running workers
+/// ([`Builder::attach`](crate::Builder::attach)), and each worker serves
+/// with [`serve`](crate::serve).
 ///
 /// # Examples
 ///
