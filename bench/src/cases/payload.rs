@@ -1,0 +1,79 @@
+//! Large payloads: a 256 MiB `Vec<u8>` argument echoed back by a worker
+//! (256 MiB in, 256 MiB out) on the pipe and the ipc transports, as bytes
+//! moved per second, against memcpy bandwidth (a copy into a reused, already
+//! faulted-in buffer), the three alternated in each repetition. The figure
+//! is (bytes in + bytes out) / round-trip time; the baseline is bytes
+//! copied / copy time.
+
+use std::time::{Duration, Instant};
+
+use procs::{IpcTransport, PipeTransport, Pool, proc};
+
+use super::{Ctx, procs_error, warm_pool};
+use crate::remote::echo;
+use crate::stats::{bandwidth, median};
+use crate::table::{Goal, Row};
+
+/// A pause before each timed copy, so that the previous round's frees and
+/// unmappings (in this process and the worker, on the same two CPUs) are
+/// over.
+const SETTLE: Duration = Duration::from_millis(100);
+
+pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    let size: usize = ctx.size(256 << 20, 32 << 20);
+    let reps = ctx.size(3, 2);
+    let pipe = warm_pool(
+        Pool::builder()
+            .workers(2)
+            .transport(PipeTransport::default()),
+    )?;
+    let ipc = warm_pool(
+        Pool::builder()
+            .workers(2)
+            .transport(IpcTransport::default()),
+    )?;
+
+    let mut buffer: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    // Faulted in before the first timed copy: the baseline copies into a
+    // reused buffer.
+    let mut copy = buffer.clone();
+    let mut memcpy = Vec::new();
+    let mut on_pipe = Vec::new();
+    let mut on_ipc = Vec::new();
+    for rep in 0..reps {
+        std::thread::sleep(SETTLE);
+        let started = Instant::now();
+        copy.copy_from_slice(std::hint::black_box(&buffer));
+        memcpy.push(size as f64 / started.elapsed().as_secs_f64());
+
+        for (pool, figures) in [(&pipe, &mut on_pipe), (&ipc, &mut on_ipc)] {
+            std::thread::sleep(SETTLE);
+            let started = Instant::now();
+            let back = pool.call(proc!(echo(buffer))).map_err(procs_error)?;
+            figures.push(2.0 * size as f64 / started.elapsed().as_secs_f64());
+            if back != copy {
+                return Err("the echoed buffer differs from the one sent".into());
+            }
+            buffer = back;
+        }
+        eprintln!(
+            "   rep {rep}: pipe {}, ipc {} (in + out); memcpy {}",
+            bandwidth(on_pipe[rep]),
+            bandwidth(on_ipc[rep]),
+            bandwidth(memcpy[rep])
+        );
+    }
+    let memcpy = median(&memcpy);
+    let mib = size >> 20;
+    let row = |transport: &str, figures: &[f64], goal: f64| {
+        let figure = median(figures);
+        Row::measured(
+            format!("large payload, {transport}: {mib} MiB Vec<u8> in + out"),
+            bandwidth(figure),
+            format!("{} memcpy", bandwidth(memcpy)),
+            figure / memcpy,
+            Goal::AtLeast(goal),
+        )
+    };
+    Ok(vec![row("pipe", &on_pipe, 0.25), row("ipc", &on_ipc, 0.5)])
+}

@@ -1,0 +1,53 @@
+//! Warm single call: `call(proc!(trivial()))` on a warm pool of 2, against a
+//! raw pipe round trip of 8 bytes to a minimal echo child, alternated call
+//! by call so both see the same machine. Medians of many.
+
+use std::time::Instant;
+
+use procs::{Pool, proc};
+
+use super::{Ctx, procs_error, warm_pool};
+use crate::child::EchoChild;
+use crate::remote::trivial;
+use crate::stats::{median, quantile, time};
+use crate::table::{Goal, Row};
+
+pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
+    let iterations = ctx.size(5_000, 500);
+    let pool = warm_pool(Pool::builder().workers(2))?;
+    let mut echo = EchoChild::spawn().map_err(|e| format!("echo child: {e}"))?;
+    for i in 0..200 {
+        pool.call(proc!(trivial())).map_err(procs_error)?;
+        echo.round_trip(i).map_err(|e| format!("echo child: {e}"))?;
+    }
+
+    let mut procs = Vec::with_capacity(iterations);
+    let mut raw = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let started = Instant::now();
+        pool.call(proc!(trivial())).map_err(procs_error)?;
+        procs.push(started.elapsed().as_secs_f64());
+
+        let started = Instant::now();
+        echo.round_trip(i as u64)
+            .map_err(|e| format!("echo child: {e}"))?;
+        raw.push(started.elapsed().as_secs_f64());
+    }
+
+    for (what, samples) in [("procs call", &procs), ("raw pipe  ", &raw)] {
+        eprintln!(
+            "   {what}: p10 {} median {} p90 {} ({iterations} alternated)",
+            time(quantile(samples, 0.1)),
+            time(median(samples)),
+            time(quantile(samples, 0.9)),
+        );
+    }
+    let (procs, raw) = (median(&procs), median(&raw));
+    Ok(vec![Row::measured(
+        "warm single call (median latency)",
+        time(procs),
+        format!("{} raw pipe round trip", time(raw)),
+        procs / raw,
+        Goal::AtMost(1.5),
+    )])
+}
