@@ -57,7 +57,7 @@ pub fn split(data: &[u8], target: usize) -> Vec<Chunk> {
         let probe = (start + target).min(data.len());
         // The chunk ends after the first newline at or past the probe's
         // previous byte, so a chunk that already ends on one keeps it.
-        let end = match memchr_newline(&data[probe - 1..]) {
+        let end = match memchr::memchr(b'\n', &data[probe - 1..]) {
             Some(i) => probe + i,
             None => data.len(),
         };
@@ -68,10 +68,6 @@ pub fn split(data: &[u8], target: usize) -> Vec<Chunk> {
         start = end;
     }
     chunks
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
 }
 
 #[cfg(test)]

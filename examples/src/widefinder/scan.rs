@@ -3,28 +3,30 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use memchr::memmem;
 use memmap2::{Mmap, MmapOptions};
 use procs::remote;
-use regex::bytes::Regex;
 
 use super::Chunk;
 
 /// Fetches per article path (the bytes the pattern captured).
 pub type Counts = HashMap<Vec<u8>, u64>;
 
-fn pattern() -> &'static Regex {
-    static PATTERN: OnceLock<Regex> = OnceLock::new();
-    // Wide Finder's pattern, applied to a whole chunk instead of line by
-    // line: `\n` is excluded from the article so that no match spans two
-    // lines, which makes the two equivalent (nothing else in the pattern can
-    // match a newline).
-    PATTERN.get_or_init(|| {
-        Regex::new(r"(?-u)GET /ongoing/When/\d\d\dx/(\d\d\d\d/\d\d/\d\d/[^ .\n]+) ")
-            .expect("the pattern is valid")
-    })
+/// Where every match starts: the pattern's literal prefix.
+const PREFIX: &[u8] = b"GET /ongoing/When/";
+
+fn finder() -> &'static memmem::Finder<'static> {
+    static FINDER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| memmem::Finder::new(PREFIX))
 }
 
 /// Counts the articles fetched in `bytes`, a run of whole lines.
+///
+/// Equivalent to Wide Finder's
+/// `GET /ongoing/When/\d\d\dx/(\d\d\d\d/\d\d/\d\d/[^ .]+) ` applied line by
+/// line (the tests hold it to that regex): the literal prefix is found with
+/// SIMD `memmem`, and the rest is checked by hand, which is several times
+/// faster than a regex with a capture group.
 ///
 /// # Examples
 ///
@@ -36,21 +38,49 @@ fn pattern() -> &'static Regex {
 /// ```
 pub fn scan(bytes: &[u8]) -> Counts {
     let mut counts = Counts::new();
-    let mut locations = pattern().capture_locations();
-    let mut at = 0;
-    while let Some(found) = pattern().captures_read_at(&mut locations, bytes, at) {
-        let (start, end) = locations.get(1).expect("the pattern has one group");
+    let mut from = 0;
+    while let Some(found) = finder().find(&bytes[from..]) {
+        let start = from + found + PREFIX.len();
+        // No match can start inside the prefix: it does not overlap itself.
+        from = start;
+        let Some(article) = article_at(bytes, start) else {
+            continue;
+        };
         // Look the key up by slice first: most keys repeat, and allocating
         // only for new ones keeps the loop allocation-free.
-        match counts.get_mut(&bytes[start..end]) {
+        match counts.get_mut(&bytes[article.clone()]) {
             Some(count) => *count += 1,
             None => {
-                counts.insert(bytes[start..end].to_vec(), 1);
+                counts.insert(bytes[article.clone()].to_vec(), 1);
             }
         }
-        at = found.end();
+        from = article.end + 1;
     }
     counts
+}
+
+/// The article right after a prefix that ends at `at`, if the rest of the
+/// pattern matches: `\d\d\dx/`, then the article `\d\d\d\d/\d\d/\d\d/`
+/// followed by one or more bytes other than space, `.` and newline, then a
+/// space.
+fn article_at(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+    // `d` is any ASCII digit; the article starts after `dddx/`.
+    const SHAPE: &[u8] = b"dddx/dddd/dd/dd/";
+    let head = bytes.get(at..at + SHAPE.len())?;
+    let shaped = SHAPE.iter().zip(head).all(|(&want, &got)| match want {
+        b'd' => got.is_ascii_digit(),
+        literal => got == literal,
+    });
+    if !shaped {
+        return None;
+    }
+    let article_start = at + 5;
+    let name_start = at + SHAPE.len();
+    let name_len = bytes[name_start..]
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'.' | b'\n'))?;
+    (name_len > 0 && bytes[name_start + name_len] == b' ')
+        .then_some(article_start..name_start + name_len)
 }
 
 /// Adds `from` into `into`.
@@ -147,6 +177,8 @@ pub fn scan_file_serial(path: &Path) -> std::io::Result<Counts> {
 
 #[cfg(test)]
 mod test {
+    use regex::bytes::Regex;
+
     use super::*;
 
     /// The pattern exactly as Wide Finder states it, applied line by line.
@@ -184,5 +216,35 @@ mod test {
         assert_eq!(counts[&b"2006/10/09/NoNewline"[..]], 1);
         assert!(!counts.contains_key(&b"2006/10/09/Cut"[..]));
         assert_eq!(counts.len(), 5);
+    }
+
+    #[test]
+    fn generated_log_scan_equals_line_by_line_reference() {
+        let mut log = Vec::new();
+        crate::widefinder::generate(&mut log, 2 << 20, 99, |_| {}).unwrap();
+        let counts = scan(&log);
+        assert_eq!(counts, reference(&log));
+        assert!(counts.len() > 100);
+    }
+
+    #[test]
+    fn near_misses_do_not_count() {
+        for miss in [
+            &b"GET /ongoing/When/20x/2006/10/08/A "[..],
+            b"GET /ongoing/When/200y/2006/10/08/A ",
+            b"GET /ongoing/When/200x/206/10/08/A ",
+            b"GET /ongoing/When/200x/2006/1a/08/A ",
+            b"GET /ongoing/When/200x/2006/10/08/A",
+            b"GET /ongoing/When/200x/2006/10/08/A.html ",
+            b"GET /ongoing/When/200x/2006/10/08/ ",
+            b"GET /ongoing/When/200x/2006/10/0",
+            b"get /ongoing/When/200x/2006/10/08/A ",
+        ] {
+            assert!(scan(miss).is_empty(), "{}", String::from_utf8_lossy(miss));
+            assert_eq!(scan(miss), reference(miss));
+        }
+        let overlapping = b"GET /ongoing/When/GET /ongoing/When/200x/2006/10/08/B x";
+        assert_eq!(scan(overlapping), reference(overlapping));
+        assert_eq!(scan(overlapping).len(), 1);
     }
 }
