@@ -1,4 +1,4 @@
-use std::io;
+use std::io::{self, BufReader};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
@@ -53,7 +53,9 @@ pub struct PipeTransport {
 #[derive(Debug)]
 pub struct PipeChannel {
     tx: Sender,
-    rx: Recver,
+    /// Buffered: the frames of pipelined requests (or answers) that arrive
+    /// together are read with one syscall, not two each.
+    rx: BufReader<Recver>,
     max_message_size: usize,
 }
 
@@ -91,7 +93,7 @@ impl Transport for PipeTransport {
         drop((child_rx, child_tx));
         let channel = PipeChannel {
             tx: Sender::from(parent_tx),
-            rx: Recver::from(parent_rx),
+            rx: BufReader::new(Recver::from(parent_rx)),
             max_message_size: max,
         };
         Ok((channel, child))
@@ -109,7 +111,7 @@ impl Transport for PipeTransport {
         let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(rx), OwnedFd::from_raw_fd(tx)) };
         Ok(PipeChannel {
             tx: Sender::from(tx),
-            rx: Recver::from(rx),
+            rx: BufReader::new(Recver::from(rx)),
             max_message_size: max,
         })
     }
@@ -202,12 +204,12 @@ mod test {
         let (b_rx, a_tx) = pipe().unwrap();
         let mut a = PipeChannel {
             tx: Sender::from(a_tx),
-            rx: Recver::from(a_rx),
+            rx: BufReader::new(Recver::from(a_rx)),
             max_message_size: 16,
         };
         let mut b = PipeChannel {
             tx: Sender::from(b_tx),
-            rx: Recver::from(b_rx),
+            rx: BufReader::new(Recver::from(b_rx)),
             max_message_size: 16,
         };
         a.send(b"ping").unwrap();
