@@ -145,9 +145,7 @@ impl Slot {
                 continue;
             }
             let size = request_len(&job);
-            let alone = !job.pipelined
-                || job.timeout.or(self.config.timeout).is_some()
-                || size > PIPELINE_BYTES;
+            let alone = self.runs_alone(&job) || size > PIPELINE_BYTES;
             if !self.in_flight.is_empty()
                 && (alone || self.in_flight_bytes() + size > PIPELINE_BYTES)
             {
@@ -165,18 +163,22 @@ impl Slot {
         if self.in_flight.iter().any(|sent| sent.unsent.is_some()) {
             return false;
         }
-        // Attached workers get one request at a time: their transport may
-        // block in `send` until the worker reads (MPI's rendezvous sends).
-        if matches!(self.config.source, Source::Attach(_)) {
-            return false;
-        }
-        // A job with a deadline runs alone, so the deadline is its own; a
-        // job not known to be short keeps others from waiting behind it.
-        let head_alone = !head.job.pipelined || head.job.timeout.or(self.config.timeout).is_some();
-        !head_alone
+        !self.runs_alone(&head.job)
             && self.in_flight.len() < PIPELINE_DEPTH
             && self.in_flight_bytes() < PIPELINE_BYTES
             && !self.recycle_due()
+    }
+
+    /// Whether `job` must be the only request in its worker's pipe.
+    fn runs_alone(&self, job: &Job) -> bool {
+        // A job not known to be short keeps others from waiting behind it;
+        // a job with a deadline runs alone, so the deadline is its own;
+        // attached workers get one request at a time, because their
+        // transport may block in `send` until the worker reads (MPI's
+        // rendezvous sends).
+        !job.pipelined
+            || job.timeout.or(self.config.timeout).is_some()
+            || matches!(self.config.source, Source::Attach(_))
     }
 
     fn in_flight_bytes(&self) -> usize {
@@ -411,12 +413,12 @@ impl Slot {
             Source::Spawn(transport) => {
                 let cmd = worker_command(transport.name(), max);
                 let (channel, child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
-                config.watch.spawned(self.index, child.id(), config.handshake_timeout);
+                config
+                    .watch
+                    .spawned(self.index, child.id(), config.handshake_timeout);
                 (channel, Some(child))
             }
-            Source::Attach(attach) => {
-                (attach.attach(self.index, max).map_err(Error::Spawn)?, None)
-            }
+            Source::Attach(attach) => (attach.attach(self.index, max).map_err(Error::Spawn)?, None),
         };
         let hello = channel.recv();
         let killed = config.watch.end(self.index);
