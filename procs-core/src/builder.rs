@@ -5,8 +5,8 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::entry::{DEFAULT_TRANSPORT, in_worker};
 use crate::attach::Attach;
+use crate::entry::{DEFAULT_TRANSPORT, in_worker};
 use crate::erased::Source;
 use crate::error::Error;
 use crate::pool::{CallSettings, Pool};
@@ -160,7 +160,10 @@ impl Builder {
     /// The pool cannot kill what it did not start, so [`build`](Self::build)
     /// refuses [`timeout`](Self::timeout) and
     /// [`max_tasks_per_worker`](Self::max_tasks_per_worker) with an attached
-    /// pool; see [`Attach`].
+    /// pool, and a call with its own [`Proc::timeout`] fails with
+    /// [`Error::InvalidSetting`]; see [`Attach`]. With
+    /// [`workers`](Self::workers) the pool attaches to the first `n` workers
+    /// only.
     ///
     /// # Examples
     ///
@@ -289,9 +292,14 @@ impl Builder {
         let source = self.source.ok_or(Error::NoTransport)?;
         let workers = match (&source, self.workers) {
             (_, Some(0)) => return Err(invalid("workers", "must be at least 1")),
-            (Source::Attach(attach), Some(n)) if n != attach.workers() => {
-                return Err(invalid("workers", "must equal the number of attached workers"));
+            (Source::Attach(attach), Some(n)) if n > attach.workers() => {
+                return Err(invalid(
+                    "workers",
+                    "is more than there are workers to attach to",
+                ));
             }
+            // Fewer slots than workers: the pool attaches to the first `n`.
+            (Source::Attach(_), Some(n)) => n,
             (Source::Attach(attach), _) => match attach.workers() {
                 0 => return Err(invalid("attach", "there are no workers to attach to")),
                 n => n,
@@ -306,7 +314,10 @@ impl Builder {
                 return Err(invalid("timeout", "attached workers cannot be killed"));
             }
             if self.max_tasks_per_worker.is_some() {
-                return Err(invalid("max_tasks_per_worker", "attached workers cannot be replaced"));
+                return Err(invalid(
+                    "max_tasks_per_worker",
+                    "attached workers cannot be replaced",
+                ));
             }
         }
         if self.window == Some(0) {

@@ -226,6 +226,14 @@ impl Slot {
                 Err(error) => return self.fail_first(job, error),
             }
         }
+        // A deadline needs a worker the pool can kill.
+        if job.timeout.is_some() && matches!(self.config.source, Source::Attach(_)) {
+            let problem = "attached workers cannot be killed, so calls cannot have deadlines";
+            return job.fail(|| Error::InvalidSetting {
+                setting: "timeout",
+                problem,
+            });
+        }
         // Starting a worker can take long (an initializer): a call dropped
         // meanwhile is not started at all.
         if job.is_cancelled() {

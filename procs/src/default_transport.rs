@@ -4,6 +4,10 @@
 //! Order when several are enabled: `pipe`, then `ipc`. Enabling `ipc` next to
 //! the default `pipe` only adds `IpcTransport`; it becomes the default when
 //! `pipe` is off (`default-features = false`).
+//!
+//! The `mpi` feature comes before both, but only in a program an MPI
+//! launcher started with worker ranks (`mpirun -np N`, N > 1): the pool then
+//! attaches to them. Anywhere else the choice above stands.
 
 #[cfg(feature = "pipe")]
 mod chosen {
@@ -55,8 +59,31 @@ mod chosen {
 
 pub use chosen::DefaultTransport;
 
-#[cfg(any(feature = "pipe", feature = "ipc"))]
+#[cfg(any(feature = "pipe", feature = "ipc", feature = "mpi"))]
 #[procs_core::__private::linkme::distributed_slice(procs_core::__private::DEFAULT_TRANSPORT)]
 #[linkme(crate = procs_core::__private::linkme)]
-static DEFAULT: fn(crate::Builder) -> crate::Builder =
-    |builder| builder.transport(DefaultTransport::default());
+static DEFAULT: fn(crate::Builder) -> crate::Builder = default_source;
+
+/// The `mpi` feature first: under an MPI launcher with worker ranks, the
+/// pool attaches to them; otherwise the local default transport, if any.
+#[cfg(any(feature = "pipe", feature = "ipc", feature = "mpi"))]
+fn default_source(builder: crate::Builder) -> crate::Builder {
+    #[cfg(feature = "mpi")]
+    if let Ok(mpi) = procs_transport_mpi::MpiTransport::new() {
+        if procs_core::Attach::workers(&mpi) > 0 {
+            return builder.attach(mpi);
+        }
+    }
+    local(builder)
+}
+
+#[cfg(any(feature = "pipe", feature = "ipc"))]
+fn local(builder: crate::Builder) -> crate::Builder {
+    builder.transport(DefaultTransport::default())
+}
+
+/// Only `mpi`, outside an MPI job: no transport (`Error::NoTransport`).
+#[cfg(all(feature = "mpi", not(any(feature = "pipe", feature = "ipc"))))]
+fn local(builder: crate::Builder) -> crate::Builder {
+    builder
+}

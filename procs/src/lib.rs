@@ -63,6 +63,12 @@
 //! - `pipe` (default): `PipeTransport`, over anonymous pipes.
 //! - `ipc`: `IpcTransport`, over `ipc-channel` (Unix sockets with descriptor
 //!   passing; messages over 64 KiB travel in shared memory). Needs Rust 1.86.
+//! - `mpi` (off by default): `MpiTransport`. Under an MPI launcher
+//!   (`mpirun -np N ./app`), rank 0 runs `main`, ranks 1 to N−1 serve its
+//!   calls, and the default pool attaches to them; started any other way,
+//!   the program runs on the local default transport as before. Building it
+//!   needs an MPI library (Open MPI or MPICH, with development files) and
+//!   libclang. See `docs/cluster.md`.
 //!
 //! Features are additive. With both on, `pipe` stays the default and `ipc`
 //! adds `IpcTransport`, to pick per pool; with `default-features = false,
@@ -97,6 +103,10 @@ pub use procs_transport_pipe::PipeTransport;
 #[cfg(feature = "ipc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ipc")))]
 pub use procs_transport_ipc::IpcTransport;
+
+#[cfg(feature = "mpi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mpi")))]
+pub use procs_transport_mpi::MpiTransport;
 
 pub use default_transport::DefaultTransport;
 

@@ -24,6 +24,12 @@ fn pid() -> u32 {
 }
 
 #[remote]
+fn pid_after(ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+#[remote]
 fn die() -> u64 {
     std::process::abort()
 }
@@ -139,12 +145,27 @@ fn a_pool_serves_through_workers_it_did_not_start() {
             assert!(!status.success());
         }
     }
-    children.push(start_worker(&path));
-    let after: Vec<u64> = pool
-        .pmap(square, 0..100u64)
+    let replacement = start_worker(&path);
+    let replacement_pid = replacement.id();
+    children.push(replacement);
+    // Calls that keep both slots busy make the slot that lost its worker
+    // attach again, and the replacement is the one that dials in.
+    let pids: Vec<u32> = pool
+        .pmap(pid_after, [200u64; 4])
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(after[99], 99 * 99);
+    assert!(
+        pids.contains(&replacement_pid),
+        "{pids:?} without {replacement_pid}"
+    );
+    let late = proc!(square(3)).timeout(Duration::from_secs(1));
+    assert!(matches!(
+        pool.call(late),
+        Err(Error::InvalidSetting {
+            setting: "timeout",
+            ..
+        })
+    ));
 
     // Closing the pool closes the links: the workers exit on their own.
     drop(pool);
