@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::BoxError;
 use crate::error::{Error, Payload};
 use crate::registry::registry;
 use crate::remote_fn::RemoteFn;
@@ -79,10 +80,16 @@ impl<R> Proc<R> {
         F: RemoteFn<Args, Output = R>,
     {
         let mut bytes = Vec::new();
-        let spec = match F::encode_args(&args, &mut bytes) {
-            Ok(()) => Ok(Spec {
+        let encoded = F::encode_args(&args, &mut bytes).map(|()| bytes);
+        Proc::encoded(id, encoded)
+    }
+
+    /// A spec for `id` from its encoded arguments, or the encoding error.
+    fn encoded(id: &'static str, args: Result<Vec<u8>, BoxError>) -> Proc<R> {
+        let spec = match args {
+            Ok(args) => Ok(Spec {
                 id,
-                args: bytes,
+                args,
                 timeout: None,
             }),
             Err(source) => Err(Error::Encode {
@@ -114,21 +121,7 @@ impl<R> Proc<R> {
     /// assert_eq!(p.id(), Some("app::jobs::resize"));
     /// ```
     pub fn by_id<Args: Serialize>(id: &'static str, args: Args) -> Proc<R> {
-        let spec = crate::codec::encode_value(&args)
-            .map(|args| Spec {
-                id,
-                args,
-                timeout: None,
-            })
-            .map_err(|source| Error::Encode {
-                id: id.to_owned(),
-                payload: Payload::Arguments,
-                source,
-            });
-        Proc {
-            spec,
-            out: PhantomData,
-        }
+        Proc::encoded(id, crate::codec::encode_value(&args))
     }
 
     /// Gives the call a deadline, counted from when a worker starts it.
