@@ -65,9 +65,9 @@
 //! - **Not supported** with attached workers, since procs cannot kill or
 //!   replace a rank: a pool deadline (`Builder::timeout`) and worker
 //!   recycling (`max_tasks_per_worker`) are refused by
-//!   [`Builder::build`](procs_core::Builder::build); a per-call deadline
-//!   (`Proc::timeout`) is accepted but not enforced, and a call whose
-//!   results are dropped runs to its end on its rank.
+//!   [`Builder::build`](procs_core::Builder::build); a call with its own
+//!   deadline (`Proc::timeout`) fails with `Error::InvalidSetting`, and a
+//!   call whose results are dropped runs to its end on its rank.
 //!
 //! # Examples
 //!
