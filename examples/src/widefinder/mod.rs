@@ -15,7 +15,7 @@ mod scan;
 mod size;
 mod top;
 
-pub use chunks::{Chunk, split};
+pub use chunks::{Chunk, default_chunk, split};
 pub use generate::{DEFAULT_SEED, generate};
 pub use modes::{count_procs, count_threads};
 pub use scan::{Counts, merge, scan, scan_chunk, scan_file_serial};
