@@ -131,15 +131,9 @@ pub fn scan_chunk(path: PathBuf, chunk: Chunk) -> Result<Counts, String> {
     // SAFETY: the mapping is read-only and lives only for this call; the log
     // must not be truncated while it is scanned (the usual mmap caveat, as
     // in the seed's wf-6).
-    // populate: one kernel call maps every page instead of one fault each.
-    let map = unsafe {
-        MmapOptions::new()
-            .offset(chunk.offset)
-            .len(len)
-            .populate()
-            .map(&file)
-    }
-    .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
+    // No MAP_POPULATE: measured, it made the 1 GiB run slower, not faster.
+    let map = unsafe { MmapOptions::new().offset(chunk.offset).len(len).map(&file) }
+        .map_err(|e| format!("cannot map {}: {e}", path.display()))?;
     Ok(scan(&map))
 }
 
