@@ -80,8 +80,13 @@ pub fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Vec<u8>>
             FrameTooLarge { len, limit },
         ));
     }
-    let mut msg = vec![0u8; len as usize];
-    r.read_exact(&mut msg)?;
+    // Read into spare capacity instead of a zeroed buffer: for a large frame
+    // that spares one pass over memory the kernel is about to overwrite.
+    let mut msg = Vec::with_capacity(len as usize);
+    r.take(len).read_to_end(&mut msg)?;
+    if msg.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some(msg))
 }
 
