@@ -50,7 +50,17 @@ pub trait Calls<Marker> {
     fn call_on(self, pool: &Pool) -> Self::Output;
 }
 
-/// The marker types that tell the impls of [`Calls`] apart.
+/// The marker types that tell the impls of [`Calls`] apart; callers never
+/// name them, inference picks the one that applies.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::{marker, Calls, Proc};
+///
+/// fn takes_one<C: Calls<marker::One>>(_: C) {}
+/// takes_one(Proc::<u8>::by_id("app::f", ()));
+/// ```
 pub mod marker {
     use std::marker::PhantomData;
 

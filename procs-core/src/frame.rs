@@ -7,6 +7,15 @@
 use std::io::{self, Read, Write};
 
 /// The size of a frame's length prefix, in bytes.
+///
+/// # Examples
+///
+/// ```
+/// let mut wire = Vec::new();
+/// procs_core::frame::write_frame(&mut wire, b"abc")?;
+/// assert_eq!(wire.len(), procs_core::frame::HEADER_LEN + 3);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const HEADER_LEN: usize = 8;
 
 /// Messages up to this size are written with their header in one `write`.
