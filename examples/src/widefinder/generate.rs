@@ -1,6 +1,18 @@
 use std::io::{self, Write};
 
 /// The seed of the default synthetic log: the year of the original procs.
+///
+/// # Examples
+///
+/// ```
+/// use examples::widefinder::{generate, DEFAULT_SEED};
+///
+/// let (mut a, mut b) = (Vec::new(), Vec::new());
+/// generate(&mut a, 10_000, DEFAULT_SEED, |_| {})?;
+/// generate(&mut b, 10_000, DEFAULT_SEED, |_| {})?;
+/// assert_eq!(a, b); // deterministic
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_SEED: u64 = 2007;
 
 const ARTICLES: usize = 5_000;

@@ -7,6 +7,22 @@
 //! ([`merge`]), so the same code runs serially, on threads, or in worker
 //! processes ([`scan_chunk`]), which receive only the path and the chunk's
 //! offset and length and map the file themselves.
+//!
+//! # Examples
+//!
+//! ```
+//! use examples::widefinder::{generate, scan, split, top, merge, Counts};
+//!
+//! let mut log = Vec::new();
+//! generate(&mut log, 200_000, 1, |_| {})?;
+//! let mut total = Counts::new();
+//! for chunk in split(&log, 10_000) {
+//!     merge(&mut total, scan(&log[chunk.range()]));
+//! }
+//! assert_eq!(total, scan(&log));
+//! println!("{:?}", top(&total, 3));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod chunks;
 mod generate;

@@ -10,6 +10,16 @@ use procs::remote;
 use super::Chunk;
 
 /// Fetches per article path (the bytes the pattern captured).
+///
+/// # Examples
+///
+/// ```
+/// use examples::widefinder::Counts;
+///
+/// let mut counts = Counts::new();
+/// *counts.entry(b"2006/10/08/Grief".to_vec()).or_insert(0) += 1;
+/// assert_eq!(counts[&b"2006/10/08/Grief"[..]], 1);
+/// ```
 pub type Counts = HashMap<Vec<u8>, u64>;
 
 /// Where every match starts: the pattern's literal prefix.
