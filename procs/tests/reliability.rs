@@ -405,9 +405,9 @@ fn dropping_results_kills_running_tasks_and_skips_queued_ones() {
 }
 
 /// A task that a worker took just before its call was dropped, and started
-/// just after, is never killed: `Watch::begin` records the (already set)
-/// cancel flag without waking the watchdog, which sleeps with no deadline.
-/// Here the window is the initializer of the replacement worker.
+/// just after, is still killed. (It used to run to its end: `Watch::begin`
+/// recorded the already set cancel flag without waking the watchdog.) Here
+/// the window is the initializer of the replacement worker.
 #[test]
 fn a_task_started_after_its_call_was_dropped_is_killed() {
     let clean = Clean::start();
@@ -715,8 +715,9 @@ fn workers_are_replaced_after_max_tasks() {
     clean.check();
 }
 
-/// Batches (adaptive by default) are sent whole: a worker with one task
-/// left before its limit runs a batch of hundreds.
+/// A batch (adaptive by default) is split at the worker's remaining room:
+/// a worker with one task left before its limit does not run hundreds. (It
+/// used to: batches were sent whole.)
 #[test]
 fn max_tasks_per_worker_holds_when_calls_are_batched() {
     let clean = Clean::start();
