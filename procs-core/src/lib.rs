@@ -46,6 +46,7 @@ mod registry;
 mod remote_fn;
 mod results;
 mod slot;
+mod spin;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;

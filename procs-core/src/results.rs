@@ -263,7 +263,7 @@ impl<'a> RawResults<'a> {
     fn receive(&mut self) {
         // We hold a sender, and every job answers exactly once (even when
         // dropped), so this cannot wait forever on a lost job.
-        let done = self.rx.recv().expect("the receiver outlives no sender");
+        let done = crate::spin::recv(&self.rx).expect("the receiver outlives no sender");
         if let Some(per_task) = done.per_task {
             self.adapt(per_task);
         }

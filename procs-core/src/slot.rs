@@ -237,7 +237,7 @@ impl Slot {
             return None;
         }
         let next = if block {
-            self.queue.recv().map_err(|_| TryRecvError::Disconnected)
+            crate::spin::recv(&self.queue).map_err(|_| TryRecvError::Disconnected)
         } else {
             self.queue.try_recv()
         };
