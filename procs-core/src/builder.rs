@@ -111,7 +111,12 @@ impl Builder {
     }
 
     /// The largest message, in bytes, either side accepts; defaults to 1 GiB.
-    /// A call whose arguments or result are larger fails with an error.
+    /// A call whose arguments or result are larger fails with
+    /// [`Error::TooLarge`] (the worker lives on).
+    ///
+    /// A `Vec<u8>` argument or return value of 64 KiB or more travels as a
+    /// message of its own, straight from and into the buffers involved, and
+    /// is held to the limit alone.
     ///
     /// # Examples
     ///

@@ -170,7 +170,7 @@ macro_rules! calls_tuple {
                 let mut raw = RawResults::new(pool, [$($name.into_spec()),+].into_iter());
                 ($({
                     let (id, result) = raw.next().expect("each proc yields one result");
-                    result.and_then(|reply| decode_reply::<$t>(id, &reply))
+                    result.and_then(|reply| decode_reply::<$t>(id, reply))
                 },)+)
             }
         }

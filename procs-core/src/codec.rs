@@ -9,10 +9,11 @@ use std::any::Any;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::BoxError;
+use crate::detached::{Lens, Output};
 use crate::error::{Error, PanicInfo, Payload};
 
 /// Bumped whenever the envelope layout or its meaning changes.
-pub(crate) const PROTOCOL: u32 = 1;
+pub(crate) const PROTOCOL: u32 = 2;
 
 const HELLO: u8 = 1;
 const REQUEST: u8 = 2;
@@ -135,13 +136,16 @@ pub(crate) struct Task<'a> {
     pub(crate) seq: u64,
     pub(crate) id: &'a str,
     pub(crate) args: &'a [u8],
+    /// The buffers detached from the arguments, which follow the request.
+    pub(crate) detached: Lens<'a>,
 }
 
-/// One call's outcome in a response.
+/// One call's outcome in a response: the encoded value and the lengths of
+/// the buffers detached from it (which follow the response), or a failure.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Outcome<'a> {
     pub(crate) seq: u64,
-    pub(crate) result: Result<&'a [u8], Failure>,
+    pub(crate) result: Result<(&'a [u8], Lens<'a>), Failure>,
 }
 
 /// Why a call failed inside a worker that lived on.
@@ -204,6 +208,14 @@ pub(crate) fn encode_request<'a>(
         buf.extend_from_slice(&task.seq.to_le_bytes());
         put_bytes32(buf, task.id.as_bytes());
         put_bytes64(buf, task.args);
+        put_lens(buf, task.detached);
+    }
+}
+
+fn put_lens(buf: &mut Vec<u8>, lens: Lens<'_>) {
+    buf.extend_from_slice(&(lens.len() as u32).to_le_bytes());
+    for len in lens.iter() {
+        buf.extend_from_slice(&len.to_le_bytes());
     }
 }
 
@@ -217,8 +229,8 @@ pub(crate) fn begin_response(buf: &mut Vec<u8>) {
 #[cfg(test)]
 pub(crate) fn push_outcome(buf: &mut Vec<u8>, seq: u64, result: Result<&[u8], &Failure>) {
     match result {
-        Ok(bytes) => push_outcome_with(buf, seq, |out| {
-            out.extend_from_slice(bytes);
+        Ok(bytes) => push_outcome_with(buf, seq, &mut Vec::new(), |out| {
+            out.bytes.extend_from_slice(bytes);
             Ok::<(), ()>(())
         })
         .expect("copying cannot fail"),
@@ -226,24 +238,33 @@ pub(crate) fn push_outcome(buf: &mut Vec<u8>, seq: u64, result: Result<&[u8], &F
     }
 }
 
-/// Appends a successful outcome whose payload `write` appends in place (no
-/// intermediate buffer). If `write` fails, `buf` is left as it was.
+/// Appends a successful outcome whose value `write` appends in place (no
+/// intermediate buffer), detaching large byte buffers onto `detached`. If
+/// `write` fails, `buf` and `detached` are left as they were.
 pub(crate) fn push_outcome_with<E>(
     buf: &mut Vec<u8>,
     seq: u64,
-    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    detached: &mut Vec<Vec<u8>>,
+    write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let start = buf.len();
+    let first_detached = detached.len();
     buf.extend_from_slice(&seq.to_le_bytes());
     buf.push(0);
     let len_at = buf.len();
     buf.extend_from_slice(&0u64.to_le_bytes());
-    if let Err(error) = write(buf) {
+    let mut out = Output {
+        bytes: buf,
+        detached,
+    };
+    if let Err(error) = write(&mut out) {
         buf.truncate(start);
+        detached.truncate(first_detached);
         return Err(error);
     }
     let len = (buf.len() - len_at - 8) as u64;
     buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+    put_lens(buf, Lens::Buffers(&detached[first_detached..]));
     bump_count(buf);
     Ok(())
 }
@@ -289,9 +310,9 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Error> {
         }),
         REQUEST => {
             let count = r.u32("request")? as usize;
-            // Each task takes at least 20 bytes: a lying count cannot make us
+            // Each task takes at least 24 bytes: a lying count cannot make us
             // allocate more than the message itself justifies.
-            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 20));
+            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 24));
             for _ in 0..count {
                 let seq = r.u64("request")?;
                 let len = r.u32("request")? as usize;
@@ -299,7 +320,13 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Error> {
                     .map_err(|_| Error::Malformed("request"))?;
                 let len = r.u64("request")?;
                 let args = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "request")?;
-                tasks.push(Task { seq, id, args });
+                let detached = r.lens("request")?;
+                tasks.push(Task {
+                    seq,
+                    id,
+                    args,
+                    detached,
+                });
             }
             Message::Request(tasks)
         }
@@ -312,7 +339,7 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Error> {
                 let len = r.u64("response")?;
                 let bytes = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "response")?;
                 let result = match kind {
-                    0 => Ok(bytes),
+                    0 => Ok((bytes, r.lens("response")?)),
                     1 => Err(decode_value(bytes).map_err(|_| Error::Malformed("response"))?),
                     _ => return Err(Error::Malformed("response")),
                 };
@@ -342,6 +369,12 @@ impl<'a> Reader<'a> {
 
     fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], Error> {
         Ok(self.bytes(N, what)?.try_into().expect("length checked"))
+    }
+
+    /// A count of `u64` lengths, then the lengths.
+    fn lens(&mut self, what: &'static str) -> Result<Lens<'a>, Error> {
+        let count = self.u32(what)? as usize;
+        Ok(Lens::Wire(self.bytes(count.saturating_mul(8), what)?))
     }
 
     fn u8(&mut self, what: &'static str) -> Result<u8, Error> {

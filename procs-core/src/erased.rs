@@ -55,6 +55,7 @@ pub(crate) trait ErasedTransport: Send + Sync + 'static {
 pub(crate) trait ErasedChannel: Send {
     fn send(&mut self, msg: &[u8]) -> Result<(), BoxError>;
     fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError>;
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError>;
 }
 
 impl<T: Transport> ErasedTransport for T {
@@ -75,5 +76,9 @@ impl<C: Channel> ErasedChannel for C {
 
     fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError> {
         Channel::recv(self).map_err(Into::into)
+    }
+
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError> {
+        Channel::recv_into(self, buf).map_err(Into::into)
     }
 }

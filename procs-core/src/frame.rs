@@ -71,6 +71,69 @@ pub fn write_frame(w: &mut impl Write, msg: &[u8]) -> io::Result<()> {
 /// (nothing is allocated for it), [`io::ErrorKind::UnexpectedEof`] when the
 /// stream ends inside a frame, and whatever the reader returns.
 pub fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    let Some(len) = read_header(r, limit)? else {
+        return Ok(None);
+    };
+    // Read into spare capacity instead of a zeroed buffer: for a large frame
+    // that spares one pass over memory the kernel is about to overwrite.
+    let mut msg = Vec::with_capacity(len as usize);
+    r.take(len).read_to_end(&mut msg)?;
+    if msg.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(Some(msg))
+}
+
+/// Reads one frame into `buf`, reusing its memory; `Ok(false)` if the stream
+/// ended cleanly before it. What [`Channel::recv_into`](crate::Channel::recv_into)
+/// of a stream transport calls.
+///
+/// The bytes `buf` already holds are overwritten rather than zeroed first,
+/// so a buffer kept at its full length is refilled in one pass.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::frame::{read_frame_into, write_frame};
+///
+/// let mut wire = Vec::new();
+/// write_frame(&mut wire, b"hello")?;
+/// let mut buf = vec![0; 64];
+/// let mut reader = &wire[..];
+/// assert!(read_frame_into(&mut reader, 1024, &mut buf)?);
+/// assert_eq!(buf, b"hello");
+/// assert!(!read_frame_into(&mut reader, 1024, &mut buf)?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read_frame`]; on an error `buf`'s contents are unspecified.
+pub fn read_frame_into(r: &mut impl Read, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let Some(len) = read_header(r, limit)? else {
+        return Ok(false);
+    };
+    let len = len as usize;
+    if buf.len() >= len {
+        buf.truncate(len);
+    } else if buf.capacity() >= len {
+        buf.resize(len, 0);
+    } else {
+        // Memory to fault in anyway: let the reads do it.
+        *buf = Vec::with_capacity(len);
+        r.take(len as u64).read_to_end(buf)?;
+        return match buf.len() == len {
+            true => Ok(true),
+            false => Err(io::ErrorKind::UnexpectedEof.into()),
+        };
+    }
+    r.read_exact(buf)?;
+    Ok(true)
+}
+
+/// Reads a frame's header and checks its length against `limit`; `None` if
+/// the stream ended before it.
+fn read_header(r: &mut impl Read, limit: usize) -> io::Result<Option<u64>> {
     let mut header = [0u8; HEADER_LEN];
     let mut filled = 0;
     while filled < HEADER_LEN {
@@ -89,14 +152,7 @@ pub fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Vec<u8>>
             FrameTooLarge { len, limit },
         ));
     }
-    // Read into spare capacity instead of a zeroed buffer: for a large frame
-    // that spares one pass over memory the kernel is about to overwrite.
-    let mut msg = Vec::with_capacity(len as usize);
-    r.take(len).read_to_end(&mut msg)?;
-    if msg.len() as u64 != len {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(Some(msg))
+    Ok(Some(len))
 }
 
 /// A frame header announced more bytes than the limit allows.
@@ -162,6 +218,29 @@ mod test {
         let err = read_frame(&mut &wire[..], 1 << 20).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(err.to_string().contains("exceeds the limit"));
+    }
+
+    #[test]
+    fn frames_read_into_buffers_of_every_size() {
+        let wire = framed(&[b"", b"abc", b"hello world"]);
+        for start in [vec![], vec![9; 2], Vec::with_capacity(100), vec![9; 100]] {
+            let mut r = &wire[..];
+            let mut buf = start.clone();
+            for expected in [&b""[..], b"abc", b"hello world"] {
+                assert!(read_frame_into(&mut r, 64, &mut buf).unwrap());
+                assert_eq!(buf, expected);
+            }
+            assert!(!read_frame_into(&mut r, 64, &mut buf).unwrap());
+        }
+        let mut buf = vec![0; 100];
+        let err = read_frame_into(&mut &u64::MAX.to_le_bytes()[..], 64, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut r = &wire[..wire.len() - 1];
+        for _ in 0..2 {
+            read_frame_into(&mut r, 64, &mut buf).unwrap();
+        }
+        let err = read_frame_into(&mut r, 64, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

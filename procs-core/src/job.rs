@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
+use crate::detached::{Args, Input};
 use crate::error::Error;
 
 /// A function's encoded return value, borrowed from the message it came in
@@ -16,16 +17,26 @@ use crate::error::Error;
 pub(crate) struct Reply {
     msg: Arc<Vec<u8>>,
     range: Range<usize>,
+    /// The large byte buffers detached from the value.
+    pub(crate) detached: Vec<Vec<u8>>,
 }
 
 impl Reply {
     pub(crate) fn new(msg: Arc<Vec<u8>>, range: Range<usize>) -> Reply {
         debug_assert!(range.end <= msg.len());
-        Reply { msg, range }
+        Reply {
+            msg,
+            range,
+            detached: Vec::new(),
+        }
     }
 
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.msg[self.range.clone()]
+    /// The value's bytes and its detached buffers, ready to decode.
+    pub(crate) fn input(&mut self) -> Input<'_> {
+        Input::new(
+            &self.msg[self.range.clone()],
+            std::mem::take(&mut self.detached),
+        )
     }
 }
 
@@ -44,7 +55,7 @@ pub(crate) type CancelFlag = Arc<AtomicBool>;
 /// One call of a job: its position in its `call` and its encoded arguments.
 pub(crate) struct Task {
     pub(crate) index: usize,
-    pub(crate) args: Vec<u8>,
+    pub(crate) args: Args,
 }
 
 pub(crate) struct Job {

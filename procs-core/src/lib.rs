@@ -32,6 +32,7 @@ mod attach;
 mod builder;
 mod call;
 mod codec;
+mod detached;
 mod entry;
 mod erased;
 mod error;
@@ -46,6 +47,7 @@ mod registry;
 mod remote_fn;
 mod results;
 mod slot;
+mod spare;
 mod spin;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]

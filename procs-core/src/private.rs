@@ -7,6 +7,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use linkme;
 
+pub use crate::detached::{Input, Output};
 pub use crate::entry::{DEFAULT_TRANSPORT, TRANSPORTS, TransportEntry, serve};
 pub use crate::registry::{CallError, REMOTES, Remote};
 
@@ -21,8 +22,8 @@ pub fn type_id_of<T: 'static>(_: &T) -> TypeId {
 /// # Errors
 ///
 /// When the bytes do not decode as a `T`.
-pub fn decode_arg<T: Value>(input: &mut &[u8]) -> Result<T, CallError> {
-    crate::codec::decode_elem(input).map_err(CallError::DecodeArgs)
+pub fn decode_arg<T: Value>(input: &mut Input<'_>) -> Result<T, CallError> {
+    input.take().map_err(CallError::DecodeArgs)
 }
 
 /// Checks that the arguments were all used.
@@ -30,17 +31,18 @@ pub fn decode_arg<T: Value>(input: &mut &[u8]) -> Result<T, CallError> {
 /// # Errors
 ///
 /// When bytes are left over, which means the caller sent other types.
-pub fn end_args(rest: &[u8]) -> Result<(), CallError> {
-    crate::codec::end(rest).map_err(CallError::DecodeArgs)
+pub fn end_args(input: &Input<'_>) -> Result<(), CallError> {
+    input.end().map_err(CallError::DecodeArgs)
 }
 
-/// Appends the encoded return value to `out`.
+/// Appends the encoded return value to `out`; takes it by value so that a
+/// large byte buffer is sent as it is.
 ///
 /// # Errors
 ///
 /// When the value does not encode.
-pub fn encode_result<R: Value>(value: &R, out: &mut Vec<u8>) -> Result<(), CallError> {
-    crate::codec::encode_elem(value, out).map_err(CallError::EncodeResult)
+pub fn encode_result<R: Value>(value: R, out: &mut Output<'_>) -> Result<(), CallError> {
+    out.put(value).map_err(CallError::EncodeResult)
 }
 
 /// What `#[remote]` requires of each parameter and return type; the macro

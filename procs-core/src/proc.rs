@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::BoxError;
+use crate::detached::Args as Encoded;
 use crate::error::{Error, Payload};
 use crate::registry::registry;
 use crate::remote_fn::RemoteFn;
@@ -42,7 +43,7 @@ pub struct Proc<R> {
 /// What a worker needs to run one call.
 pub(crate) struct Spec {
     pub(crate) id: &'static str,
-    pub(crate) args: Vec<u8>,
+    pub(crate) args: Encoded,
     pub(crate) timeout: Option<Duration>,
 }
 
@@ -79,13 +80,13 @@ impl<R> Proc<R> {
     where
         F: RemoteFn<Args, Output = R>,
     {
-        let mut bytes = Vec::new();
-        let encoded = F::encode_args(&args, &mut bytes).map(|()| bytes);
-        Proc::encoded(id, encoded)
+        let mut encoded = Encoded::default();
+        let result = F::encode_args(args, &mut encoded.output()).map(|()| encoded);
+        Proc::encoded(id, result)
     }
 
     /// A spec for `id` from its encoded arguments, or the encoding error.
-    fn encoded(id: &'static str, args: Result<Vec<u8>, BoxError>) -> Proc<R> {
+    fn encoded(id: &'static str, args: Result<Encoded, BoxError>) -> Proc<R> {
         let spec = match args {
             Ok(args) => Ok(Spec {
                 id,
@@ -121,7 +122,14 @@ impl<R> Proc<R> {
     /// assert_eq!(p.id(), Some("app::jobs::resize"));
     /// ```
     pub fn by_id<Args: Serialize>(id: &'static str, args: Args) -> Proc<R> {
-        Proc::encoded(id, crate::codec::encode_value(&args))
+        let bytes = crate::codec::encode_value(&args);
+        Proc::encoded(
+            id,
+            bytes.map(|bytes| Encoded {
+                bytes,
+                detached: Vec::new(),
+            }),
+        )
     }
 
     /// Gives the call a deadline, counted from when a worker starts it.

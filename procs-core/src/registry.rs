@@ -17,8 +17,11 @@ pub struct Remote {
     /// The `TypeId` of the function item, to find the ID from the function.
     pub type_id: fn() -> TypeId,
     /// Decodes the arguments, calls the function, and appends its encoded
-    /// result to the buffer (the response being built, so no copy).
-    pub invoke: fn(&[u8], &mut Vec<u8>) -> Result<(), CallError>,
+    /// result to the response being built (so no copy).
+    pub invoke: fn(
+        &mut crate::detached::Input<'_>,
+        &mut crate::detached::Output<'_>,
+    ) -> Result<(), CallError>,
 }
 
 /// Why [`Remote::invoke`] failed without panicking. Not a public API.

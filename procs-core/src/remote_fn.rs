@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::BoxError;
-use crate::codec::encode_elem;
+use crate::detached::Output;
 
 /// A function that can run in a worker: implemented for every `Fn` of up to
 /// twelve arguments, so that `proc!` and `pmap` learn a function's argument
@@ -41,11 +41,14 @@ pub trait RemoteFn<Args>: Copy + Send + Sync + 'static {
     fn call_with(self, args: Args) -> Self::Output;
 
     /// Appends the encoded arguments to `out`, as the worker decodes them.
+    /// Takes them by value, so that a large byte buffer is sent as it is.
+    /// Not a public API.
     ///
     /// # Errors
     ///
     /// When an argument fails to serialize.
-    fn encode_args(args: &Args, out: &mut Vec<u8>) -> Result<(), BoxError>;
+    #[doc(hidden)]
+    fn encode_args(args: Args, out: &mut Output<'_>) -> Result<(), BoxError>;
 }
 
 impl<F, R> RemoteFn<()> for F
@@ -62,7 +65,7 @@ where
         self()
     }
 
-    fn encode_args((): &(), _: &mut Vec<u8>) -> Result<(), BoxError> {
+    fn encode_args((): (), _: &mut Output<'_>) -> Result<(), BoxError> {
         Ok(())
     }
 }
@@ -84,8 +87,8 @@ where
         self(a)
     }
 
-    fn encode_args((a,): &(A,), out: &mut Vec<u8>) -> Result<(), BoxError> {
-        encode_elem(a, out)
+    fn encode_args((a,): (A,), out: &mut Output<'_>) -> Result<(), BoxError> {
+        out.put(a)
     }
 }
 
@@ -110,8 +113,8 @@ macro_rules! remote_fn_tuple {
             }
 
             #[allow(non_snake_case, reason = "the type names double as bindings")]
-            fn encode_args(($($arg,)+): &($($arg,)+), out: &mut Vec<u8>) -> Result<(), BoxError> {
-                $(encode_elem($arg, out)?;)+
+            fn encode_args(($($arg,)+): ($($arg,)+), out: &mut Output<'_>) -> Result<(), BoxError> {
+                $(out.put($arg)?;)+
                 Ok(())
             }
         }

@@ -56,7 +56,7 @@ impl<R: DeserializeOwned + 'static> Iterator for Results<'_, R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let (id, result) = self.raw.next()?;
-        Some(result.and_then(|reply| decode_reply(id, &reply)))
+        Some(result.and_then(|reply| decode_reply(id, reply)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -75,9 +75,11 @@ impl<R> fmt::Debug for Results<'_, R> {
 
 pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
     id: &str,
-    reply: &Reply,
+    mut reply: Reply,
 ) -> Result<R, Error> {
-    crate::codec::decode_value(reply.bytes()).map_err(|source| Error::Decode {
+    let mut input = reply.input();
+    let value = input.take().and_then(|value| input.end().map(|()| value));
+    value.map_err(|source| Error::Decode {
         id: id.to_owned(),
         payload: Payload::Result,
         source,

@@ -22,12 +22,14 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::BoxError;
 use crate::codec::{self, Message, Task};
-use crate::erased::Source;
+use crate::detached::Lens;
+use crate::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::job::{Job, Reply};
 use crate::launch::{Worker, check_hello, kill, reap, worker_command};
 use crate::proc::Spec;
+use crate::spare::Spare;
 use crate::watch::{Killed, Watch};
 
 /// How long a worker whose channel closed may take to finish dying before it
@@ -103,6 +105,8 @@ pub(crate) struct Slot {
     /// When the head of `in_flight` started running, for batch sizing.
     head_since: Instant,
     buf: Vec<u8>,
+    /// A large buffer to receive the next detached result into.
+    spare: Spare,
 }
 
 /// How one exchange with a worker went.
@@ -126,6 +130,7 @@ impl Slot {
             in_flight: VecDeque::new(),
             head_since: Instant::now(),
             buf: Vec::new(),
+            spare: Spare::default(),
         }
     }
 
@@ -288,16 +293,19 @@ impl Slot {
         let tasks = job.tasks.iter().map(|t| Task {
             seq: t.index as u64,
             id: job.id,
-            args: &t.args,
+            args: &t.args.bytes,
+            detached: Lens::Buffers(&t.args.detached),
         });
         codec::encode_request(&mut self.buf, tasks);
-        if self.buf.len() > self.config.max_message_size {
-            let error = self.too_large(job.id, self.buf.len());
+        let detached = job.tasks.iter().flat_map(|t| &t.args.detached);
+        let largest = detached.clone().map(Vec::len).max().unwrap_or(0);
+        if self.buf.len().max(largest) > self.config.max_message_size {
+            let error = self.too_large(job.id, self.buf.len().max(largest));
             return self.fail_first(job, error);
         }
         let worker = self.worker.as_mut().expect("started above");
-        let unsent = worker.channel.send(&self.buf).err();
-        let bytes = self.buf.len() + crate::frame::HEADER_LEN;
+        let unsent = send_all(&mut *worker.channel, &self.buf, detached).err();
+        let bytes = request_len(&job);
         self.in_flight.push_back(Sent { job, bytes, unsent });
         if self.in_flight.len() == 1 {
             self.watch_front();
@@ -330,7 +338,11 @@ impl Slot {
                 let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
                 let elapsed = self.head_since.elapsed();
                 match parse_response(msg, &job) {
-                    Ok(results) => {
+                    Ok((results, wanted)) => {
+                        let Some((job, results)) = self.receive_detached(job, results, wanted)
+                        else {
+                            return;
+                        };
                         let per_task = elapsed / job.tasks.len().max(1) as u32;
                         if let Some(worker) = &mut self.worker {
                             worker.tasks += job.tasks.len();
@@ -363,6 +375,58 @@ impl Slot {
             }
             (trip, None) => self.lost(trip),
         }
+    }
+
+    /// Receives the buffers detached from a job's results, which follow its
+    /// response; `None` if the link broke meanwhile (the job has then been
+    /// answered with the reason, and the worker discarded).
+    fn receive_detached(
+        &mut self,
+        mut job: Job,
+        mut results: Vec<Result<Reply, Error>>,
+        wanted: Vec<(usize, Vec<u64>)>,
+    ) -> Option<(Job, Vec<Result<Reply, Error>>)> {
+        if wanted.is_empty() {
+            return Some((job, results));
+        }
+        // A single call that answered is never run again: its own large
+        // arguments can take its large results.
+        if let [task] = job.tasks.as_mut_slice() {
+            for buf in std::mem::take(&mut task.args.detached) {
+                self.spare.give(buf);
+            }
+        }
+        let worker = self.worker.as_mut().expect("jobs in flight have a worker");
+        for (index, lens) in wanted {
+            for len in lens {
+                let mut buf = self
+                    .spare
+                    .take_for(usize::try_from(len).unwrap_or(usize::MAX));
+                let error = match worker.channel.recv_into(&mut buf) {
+                    Ok(true) if buf.len() as u64 == len => {
+                        if let Ok(reply) = &mut results[index] {
+                            reply.detached.push(buf);
+                        }
+                        continue;
+                    }
+                    Ok(true) => {
+                        job.fail(|| Error::Malformed("response"));
+                        self.abandon(true);
+                        return None;
+                    }
+                    Ok(false) => None,
+                    Err(error) => Some(error),
+                };
+                // The calls ran, but their results are lost with the link.
+                let reason = self.broken(job.id, error);
+                self.requeue_in_flight();
+                let others = reason.to_string();
+                let rest = std::iter::repeat_with(|| Err(Error::Transport(others.clone().into())));
+                job.finish(None, std::iter::once(Err(reason)).chain(rest));
+                return None;
+            }
+        }
+        Some((job, results))
     }
 
     /// Watches the new oldest request, which the worker runs now.
@@ -504,19 +568,19 @@ impl Slot {
         let task = Task {
             seq: 0,
             id: init.id,
-            args: &init.args,
+            args: &init.args.bytes,
+            detached: Lens::Buffers(&init.args.detached),
         };
         codec::encode_request(&mut self.buf, std::iter::once(task));
-        if self.buf.len() > config.max_message_size {
-            return Err(self.too_large(init.id, self.buf.len()));
+        let largest = init.args.detached.iter().map(Vec::len).max().unwrap_or(0);
+        if self.buf.len().max(largest) > config.max_message_size {
+            return Err(self.too_large(init.id, self.buf.len().max(largest)));
         }
         config
             .watch
             .begin(self.index, init.timeout.or(config.timeout), None);
         let worker = self.worker.as_mut().expect("started");
-        let trip = match worker
-            .channel
-            .send(&self.buf)
+        let trip = match send_all(&mut *worker.channel, &self.buf, &init.args.detached)
             .and_then(|()| worker.channel.recv())
         {
             Ok(Some(msg)) => Trip::Answered(msg),
@@ -526,13 +590,21 @@ impl Slot {
         let killed = config.watch.end(self.index);
         let outcome = match (trip, killed) {
             (Trip::Answered(msg), None) => codec::decode(&msg).and_then(|m| match m {
-                Message::Response(outcomes) if outcomes.len() == 1 => outcomes
-                    .into_iter()
-                    .next()
-                    .expect("one")
-                    .result
-                    .map(drop)
-                    .map_err(|f| f.into_error(init.id)),
+                Message::Response(outcomes) if outcomes.len() == 1 => {
+                    match outcomes.into_iter().next().expect("one").result {
+                        // The initializer's value is not wanted, but what
+                        // was detached from it follows on the link.
+                        Ok((_, lens)) => lens.iter().try_for_each(|_| {
+                            let worker = self.worker.as_mut().expect("started");
+                            match worker.channel.recv_into(&mut Vec::new()) {
+                                Ok(true) => Ok(()),
+                                Ok(false) => Err(Error::Transport("link closed".into())),
+                                Err(error) => Err(Error::Transport(error)),
+                            }
+                        }),
+                        Err(failure) => Err(failure.into_error(init.id)),
+                    }
+                }
                 _ => Err(Error::Malformed("response")),
             }),
             (_, Some(reason)) => Err(killed_error(reason, init.id)),
@@ -546,17 +618,24 @@ impl Slot {
     }
 }
 
-/// The bytes a job's request takes on the wire, without encoding it.
+/// The bytes a job's request takes on the wire, detached buffers included,
+/// without encoding it.
 fn request_len(job: &Job) -> usize {
-    let per_task = 8 + 4 + job.id.len() + 8;
-    crate::frame::HEADER_LEN
-        + 1
-        + 4
-        + job
-            .tasks
-            .iter()
-            .map(|t| per_task + t.args.len())
-            .sum::<usize>()
+    let per_task = 8 + 4 + job.id.len() + 8 + 4;
+    let header = crate::frame::HEADER_LEN;
+    let task =
+        |t: &crate::job::Task| per_task + t.args.len() + t.args.detached.len() * (8 + header);
+    header + 1 + 4 + job.tasks.iter().map(task).sum::<usize>()
+}
+
+/// Sends a request and then the buffers detached from it.
+fn send_all<'a>(
+    channel: &mut dyn ErasedChannel,
+    msg: &[u8],
+    detached: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> Result<(), BoxError> {
+    channel.send(msg)?;
+    detached.into_iter().try_for_each(|buf| channel.send(buf))
 }
 
 fn killed_error(reason: Killed, id: &str) -> Error {
@@ -576,9 +655,14 @@ fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) ->
         .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
 }
 
-/// The outcomes of a job's calls, in order, or an error if the message is
-/// not a valid answer to it (the worker is then not trusted).
-fn parse_response(msg: Vec<u8>, job: &Job) -> Result<Vec<Result<Reply, Error>>, Error> {
+/// The outcomes of a job's calls, in order, with the lengths of the buffers
+/// detached from each (by position; only those with some), or an error if the
+/// message is not a valid answer to it (the worker is then not trusted).
+#[allow(clippy::type_complexity, reason = "used once, right here")]
+fn parse_response(
+    msg: Vec<u8>,
+    job: &Job,
+) -> Result<(Vec<Result<Reply, Error>>, Vec<(usize, Vec<u64>)>), Error> {
     let msg = Arc::new(msg);
     let outcomes = match codec::decode(&msg)? {
         Message::Response(outcomes) if outcomes.len() == job.tasks.len() => outcomes,
@@ -586,17 +670,21 @@ fn parse_response(msg: Vec<u8>, job: &Job) -> Result<Vec<Result<Reply, Error>>, 
     };
     let base = msg.as_ptr() as usize;
     let mut results = Vec::with_capacity(outcomes.len());
-    for (outcome, task) in outcomes.into_iter().zip(&job.tasks) {
+    let mut wanted = Vec::new();
+    for (position, (outcome, task)) in outcomes.into_iter().zip(&job.tasks).enumerate() {
         if outcome.seq != task.index as u64 {
             return Err(Error::Malformed("response"));
         }
         results.push(match outcome.result {
-            Ok(bytes) => {
+            Ok((bytes, lens)) => {
+                if lens.len() > 0 {
+                    wanted.push((position, lens.iter().collect()));
+                }
                 let start = bytes.as_ptr() as usize - base;
                 Ok(Reply::new(msg.clone(), start..start + bytes.len()))
             }
             Err(failure) => Err(failure.into_error(job.id)),
         });
     }
-    Ok(results)
+    Ok((results, wanted))
 }

@@ -84,6 +84,52 @@ pub trait Channel: Send + 'static {
     ///
     /// When the link broke inside a message, or the message is over the limit.
     fn recv(&mut self) -> Result<Option<Vec<u8>>, Self::Error>;
+
+    /// Like [`recv`](Self::recv), but into `buf`, reusing its memory:
+    /// `Ok(true)` with the message in `buf` (its old contents gone), or
+    /// `Ok(false)` when the peer closed the link between messages.
+    ///
+    /// procs receives large byte buffers with it (arguments and results of
+    /// 64 KiB or more travel as messages of their own), into memory it
+    /// already has: a fresh allocation of hundreds of MiB costs more in page
+    /// faults than the copy. The default calls `recv` and moves its message
+    /// into `buf`; a transport that reads into a caller's buffer overrides
+    /// it (see [`frame::read_frame_into`](crate::frame::read_frame_into)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use procs_core::{frame, Channel};
+    /// # struct SocketChannel(UnixStream);
+    /// # impl Channel for SocketChannel {
+    /// #     type Error = std::io::Error;
+    /// #     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> { frame::write_frame(&mut self.0, msg) }
+    /// #     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> { frame::read_frame(&mut self.0, 1 << 20) }
+    /// # }
+    /// let (a, b) = UnixStream::pair()?;
+    /// let (mut a, mut b) = (SocketChannel(a), SocketChannel(b));
+    /// a.send(b"large")?;
+    /// let mut buf = Vec::with_capacity(1 << 10);
+    /// assert!(b.recv_into(&mut buf)?);
+    /// assert_eq!(buf, b"large");
+    /// drop(a);
+    /// assert!(!b.recv_into(&mut buf)?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv).
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, Self::Error> {
+        match self.recv()? {
+            Some(msg) => {
+                *buf = msg;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 /// A way to start worker processes and reach them.

@@ -49,7 +49,7 @@ impl<R: DeserializeOwned + 'static> Iterator for Unordered<'_, R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let (index, id, result) = self.raw.next_unordered()?;
-        Some((index, result.and_then(|reply| decode_reply(id, &reply))))
+        Some((index, result.and_then(|reply| decode_reply(id, reply))))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

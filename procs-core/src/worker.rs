@@ -6,8 +6,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::process;
 
 use crate::codec::{self, Failure, Hello, Message, Task};
+use crate::detached::{Input, Lens};
 use crate::error::{Location, PanicInfo};
 use crate::registry::{CallError, Lookup, Remote, registry};
+use crate::spare::Spare;
 use crate::transport::Channel;
 
 /// Exit code of a worker whose channel broke or carried garbage.
@@ -23,6 +25,10 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
     panic::set_hook(Box::new(record_panic));
     let registry = registry();
     let mut out = Vec::new();
+    // The buffers detached from the results of one response; once sent, the
+    // largest is kept to receive the next large argument into.
+    let mut detached_out = Vec::new();
+    let mut spare = Spare::default();
     let hello = Hello {
         protocol: codec::PROTOCOL,
         fingerprint: registry.fingerprint(),
@@ -44,11 +50,16 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
             Ok(_) => fail("unexpected message from the parent"),
             Err(error) => fail(&error.to_string()),
         };
+        // The arguments' detached buffers follow the request.
+        let mut inbox =
+            receive_detached(&mut channel, tasks.iter().map(|t| t.detached), &mut spare);
         codec::begin_response(&mut out);
         // A batch calls one function many times: look it up once.
         let mut last: Option<(&str, &'static Remote)> = None;
         for task in tasks {
             let before = out.len();
+            let first_detached = detached_out.len();
+            let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
             let remote = match last {
                 Some((id, remote)) if id == task.id => Ok(remote),
                 _ => find(task.id),
@@ -56,14 +67,22 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
             if let Ok(remote) = remote {
                 last = Some((task.id, remote));
             }
-            if let Err(failure) = remote.and_then(|remote| run(remote, &task, &mut out)) {
+            let ran =
+                remote.and_then(|remote| run(remote, &task, detached, &mut out, &mut detached_out));
+            if let Err(failure) = ran {
                 codec::push_failure(&mut out, task.seq, &failure);
             }
             // A result over the limit would be refused by the parent's
             // channel and cost this worker; report it in its place instead.
-            if out.len() > max_message_size {
-                let size = (out.len() - before) as u64;
+            let largest = detached_out[first_detached..]
+                .iter()
+                .map(Vec::len)
+                .max()
+                .unwrap_or(0);
+            if out.len() > max_message_size || largest > max_message_size {
+                let size = (out.len() - before).max(largest) as u64;
                 codec::pop_outcome(&mut out, before);
+                detached_out.truncate(first_detached);
                 let failure = Failure::TooLarge {
                     size,
                     limit: max_message_size as u64,
@@ -74,7 +93,36 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
         if let Err(error) = channel.send(&out) {
             fail(&format!("cannot reply: {error}"));
         }
+        for buf in detached_out.drain(..) {
+            if let Err(error) = channel.send(&buf) {
+                fail(&format!("cannot reply: {error}"));
+            }
+            spare.give(buf);
+        }
     }
+}
+
+/// Receives the buffers detached from a request's arguments, in order.
+fn receive_detached<'a>(
+    channel: &mut impl Channel,
+    lens: impl Iterator<Item = Lens<'a>>,
+    spare: &mut Spare,
+) -> Vec<Vec<u8>> {
+    let mut bufs = Vec::new();
+    for lens in lens {
+        for len in lens.iter() {
+            // A lying length cannot make us allocate: the spare is used only
+            // if it is big enough, and the channel checks the real length.
+            let mut buf = spare.take_for(usize::try_from(len).unwrap_or(usize::MAX));
+            match channel.recv_into(&mut buf) {
+                Ok(true) if buf.len() as u64 == len => bufs.push(buf),
+                Ok(true) => fail("a detached buffer of another length than announced"),
+                Ok(false) => process::exit(0),
+                Err(error) => fail(&format!("cannot receive: {error}")),
+            }
+        }
+    }
+    bufs
 }
 
 fn fail(why: &str) -> ! {
@@ -97,13 +145,23 @@ fn find(id: &str) -> Result<&'static Remote, Failure> {
 
 /// Runs one task, appending its outcome to `out` on success (on failure
 /// `out` is left as it was).
-fn run(remote: &Remote, task: &Task<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
+fn run(
+    remote: &Remote,
+    task: &Task<'_>,
+    detached: Vec<Vec<u8>>,
+    out: &mut Vec<u8>,
+    detached_out: &mut Vec<Vec<u8>>,
+) -> Result<(), Failure> {
     let start = out.len();
+    let first_detached = detached_out.len();
     // AssertUnwindSafe: after a panic the task's state is dropped and `out`
     // is truncated back; the function's own globals are the user's to keep
     // consistent, as with threads.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        codec::push_outcome_with(out, task.seq, |out| (remote.invoke)(task.args, out))
+        let mut input = Input::new(task.args, detached);
+        codec::push_outcome_with(out, task.seq, detached_out, |out| {
+            (remote.invoke)(&mut input, out)
+        })
     }));
     match outcome {
         Ok(Ok(())) => Ok(()),
@@ -111,6 +169,7 @@ fn run(remote: &Remote, task: &Task<'_>, out: &mut Vec<u8>) -> Result<(), Failur
         Ok(Err(CallError::EncodeResult(error))) => Err(Failure::EncodeResult(error.to_string())),
         Err(payload) => {
             out.truncate(start);
+            detached_out.truncate(first_detached);
             let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
             Err(Failure::Panicked(recorded.unwrap_or_else(|| PanicInfo {
                 message: payload_message(&*payload),

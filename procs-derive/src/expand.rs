@@ -93,7 +93,6 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     let params: Vec<Ident> = (0..inputs.len()).map(|i| mixed(format!("A{i}"))).collect();
     let args: Vec<Ident> = (0..inputs.len()).map(|i| mixed(format!("a{i}"))).collect();
     let ret = mixed("R".to_owned());
-    let bytes = mixed("bytes".to_owned());
     let f = mixed("f".to_owned());
     let out = mixed("out".to_owned());
     let input = mixed("input".to_owned());
@@ -115,14 +114,13 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
         #(#cfgs)*
         const _: () = {
             fn __procs_invoke<#(#params: #private::Value,)* #ret: #private::Value>(
-                #bytes: &[::core::primitive::u8],
-                #out: &mut ::std::vec::Vec<::core::primitive::u8>,
+                #input: &mut #private::Input<'_>,
+                #out: &mut #private::Output<'_>,
                 #f: fn(#(#params),*) -> #ret,
             ) -> ::core::result::Result<(), #private::CallError> {
-                let mut #input = #bytes;
-                #(let #args = #private::decode_arg::<#params>(&mut #input)?;)*
+                #(let #args = #private::decode_arg::<#params>(#input)?;)*
                 #private::end_args(#input)?;
-                #private::encode_result(&#f(#(#args),*), #out)
+                #private::encode_result(#f(#(#args),*), #out)
             }
 
             #[#private::linkme::distributed_slice(#private::REMOTES)]
@@ -131,7 +129,7 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
                 id: #id,
                 signature: #signature,
                 type_id: || #private::type_id_of(&#name),
-                invoke: |#bytes, #out| __procs_invoke::<#(#inputs,)* #output>(#bytes, #out, #name),
+                invoke: |#input, #out| __procs_invoke::<#(#inputs,)* #output>(#input, #out, #name),
             };
         };
     }

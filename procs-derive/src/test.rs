@@ -253,11 +253,11 @@ fn expansion() {
         "signature : \"fn(u64, u64) -> u64\"",
         "type_id : || :: procs :: __private :: type_id_of (& add)",
         "fn __procs_invoke < A0 : :: procs :: __private :: Value , A1 : :: procs :: __private :: Value , R : :: procs :: __private :: Value >",
-        "let a0 = :: procs :: __private :: decode_arg :: < A0 > (& mut input) ? ;",
-        "let a1 = :: procs :: __private :: decode_arg :: < A1 > (& mut input) ? ;",
+        "let a0 = :: procs :: __private :: decode_arg :: < A0 > (input) ? ;",
+        "let a1 = :: procs :: __private :: decode_arg :: < A1 > (input) ? ;",
         ":: procs :: __private :: end_args (input) ? ;",
-        ":: procs :: __private :: encode_result (& f (a0 , a1) , out)",
-        "invoke : | bytes , out | __procs_invoke :: < u64 , u64 , u64 > (bytes , out , add) ,",
+        ":: procs :: __private :: encode_result (f (a0 , a1) , out)",
+        "invoke : | input , out | __procs_invoke :: < u64 , u64 , u64 > (input , out , add) ,",
     ];
     for fragment in expected {
         assert!(out.contains(fragment), "missing `{fragment}` in:\n{out}");
@@ -277,8 +277,8 @@ fn expansion_of_options() {
         "# [cfg (unix)] const _ : () =",
         "id : \"pinned\"",
         "signature : \"fn()\"",
-        ":: procs_core :: __private :: encode_result (& f () , out)",
-        "invoke : | bytes , out | __procs_invoke :: < () > (bytes , out , r#unit) ,",
+        ":: procs_core :: __private :: encode_result (f () , out)",
+        "invoke : | input , out | __procs_invoke :: < () > (input , out , r#unit) ,",
     ] {
         assert!(out.contains(fragment), "missing `{fragment}` in:\n{out}");
     }

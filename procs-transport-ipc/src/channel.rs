@@ -141,6 +141,34 @@ impl Channel for IpcChannel {
     }
 
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.recv_packet()?.map(|packet| match packet {
+            Packet::Inline(Bytes(bytes)) => bytes,
+            Packet::Shared(shm) => shm.to_vec(),
+            Packet::Hello(_) => unreachable!("refused by recv_packet"),
+        }))
+    }
+
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        match self.recv_packet()? {
+            Some(Packet::Inline(Bytes(bytes))) => *buf = bytes,
+            Some(Packet::Shared(shm)) => {
+                // Into memory already mapped: overwrite, don't zero first.
+                buf.truncate(shm.len());
+                let kept = buf.len();
+                buf[..kept].copy_from_slice(&shm[..kept]);
+                buf.extend_from_slice(&shm[kept..]);
+            }
+            Some(Packet::Hello(_)) => unreachable!("refused by recv_packet"),
+            None => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl IpcChannel {
+    /// The next data packet, checked against the size limit; `None` when the
+    /// peer closed the link between messages.
+    fn recv_packet(&mut self) -> io::Result<Option<Packet>> {
         let max = self.max_message_size;
         let Some((_, rx)) = self.established()? else {
             return Ok(None);
@@ -163,11 +191,7 @@ impl Channel for IpcChannel {
         if len > max {
             return Err(self.too_large(len));
         }
-        Ok(Some(match packet {
-            Packet::Inline(Bytes(bytes)) => bytes,
-            Packet::Shared(shm) => shm.to_vec(),
-            Packet::Hello(_) => unreachable!("refused above"),
-        }))
+        Ok(Some(packet))
     }
 }
 

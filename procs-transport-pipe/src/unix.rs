@@ -71,6 +71,10 @@ impl Channel for PipeChannel {
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         frame::read_frame(&mut self.rx, self.max_message_size)
     }
+
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        frame::read_frame_into(&mut self.rx, self.max_message_size, buf)
+    }
 }
 
 impl Transport for PipeTransport {

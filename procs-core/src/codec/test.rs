@@ -18,11 +18,13 @@ fn sample_messages() -> Vec<Vec<u8>> {
             seq: 1,
             id: "app::f",
             args: b"abc",
+            detached: Lens::Buffers(&[vec![0; 3], vec![]]),
         },
         Task {
             seq: 2,
             id: "app::g",
             args: b"",
+            detached: Lens::NONE,
         },
     ];
     encode_request(&mut buf, tasks.iter().copied());
@@ -62,6 +64,7 @@ fn round_trips_every_message() {
         (tasks[0].seq, tasks[0].id, tasks[0].args),
         (1, "app::f", &b"abc"[..])
     );
+    assert_eq!(tasks[0].detached.iter().collect::<Vec<_>>(), [3, 0]);
     assert_eq!(
         (tasks[1].seq, tasks[1].id, tasks[1].args),
         (2, "app::g", &b""[..])
@@ -73,7 +76,7 @@ fn round_trips_every_message() {
         outcomes[0],
         Outcome {
             seq: 1,
-            result: Ok(b"xyz")
+            result: Ok((b"xyz", Lens::NONE))
         }
     );
     assert!(matches!(&outcomes[1].result, Err(Failure::Panicked(p)) if p.message == "boom"));
@@ -124,6 +127,7 @@ fn lying_lengths_and_counts_are_errors() {
             seq: 0,
             id: "ab",
             args: b"",
+            detached: Lens::NONE,
         }]
         .into_iter(),
     );
@@ -209,7 +213,7 @@ mod prop {
             tasks in proptest::collection::vec((any::<u64>(), "[a-z:_]{0,24}", proptest::collection::vec(any::<u8>(), 0..64)), 0..8),
         ) {
             let mut buf = Vec::new();
-            encode_request(&mut buf, tasks.iter().map(|(seq, id, args)| Task { seq: *seq, id, args }));
+            encode_request(&mut buf, tasks.iter().map(|(seq, id, args)| Task { seq: *seq, id, args, detached: Lens::NONE }));
             let Message::Request(back) = decode(&buf).unwrap() else { panic!("not a request") };
             prop_assert_eq!(back.len(), tasks.len());
             for (task, (seq, id, args)) in back.iter().zip(&tasks) {
