@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::attach::Attach;
+use crate::direct::Lent;
 use crate::entry::{DEFAULT_TRANSPORT, in_worker};
 use crate::erased::Source;
 use crate::error::Error;
@@ -357,6 +358,7 @@ impl Builder {
             initializer,
             watch,
             first_up: Latch::default(),
+            lent: Lent::new(workers),
         };
         Pool::start(workers, settings, config)
     }

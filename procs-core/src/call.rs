@@ -141,8 +141,15 @@ impl<R: DeserializeOwned + 'static> Calls<marker::One> for Proc<R> {
     type Output = Result<R, Error>;
 
     fn call_on(self, pool: &Pool) -> Self::Output {
+        let spec = self.into_spec()?;
+        let id = spec.id;
+        // On an idle worker, straight from this thread; else through a slot.
+        let spec = match pool.call_direct(spec) {
+            Ok(result) => return result.and_then(|reply| decode_reply(id, reply)),
+            Err(spec) => spec,
+        };
         let mut results: Results<'_, R> =
-            Results::new(RawResults::new(pool, std::iter::once(self.into_spec())));
+            Results::new(RawResults::new(pool, std::iter::once(Ok(spec))));
         results.next().expect("one proc yields one result")
     }
 }

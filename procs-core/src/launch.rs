@@ -6,12 +6,18 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::BoxError;
 use crate::codec::{self, Hello};
 use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
 use crate::erased::ErasedChannel;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::registry::registry;
+use crate::watch::{Killed, Watch};
+
+/// How long a worker whose channel closed may take to finish dying before it
+/// is killed: closing fds comes a moment before the exit status is ready.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// A live worker process and the parent's end of its channel.
 pub(crate) struct Worker {
@@ -68,6 +74,58 @@ pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Comman
         });
     }
     cmd
+}
+
+/// Retires a worker: the watchdog forgets it, its channel is closed, and it
+/// is reaped, killed at once (`kill_now`) or after a grace period. Returns
+/// its exit and whether it ended on its own (`None` for an attached worker,
+/// which is not ours to reap), and why the watchdog killed it, if it did.
+pub(crate) fn retire(
+    worker: Worker,
+    watch: &Watch,
+    index: usize,
+    kill_now: bool,
+) -> (Option<(Exit, bool)>, Option<Killed>) {
+    let Worker { channel, child, .. } = worker;
+    let killed = watch.forget(index);
+    drop(channel);
+    let Some(mut child) = child else {
+        return (None, killed);
+    };
+    if kill_now {
+        return (Some((kill(&mut child), false)), killed);
+    }
+    let (exit, on_its_own) = reap(&mut child, EXIT_GRACE);
+    (Some((exit, on_its_own && killed.is_none())), killed)
+}
+
+/// The error of a call whose worker broke its channel: its death if it
+/// exited on its own, a transport failure if it had to be killed.
+pub(crate) fn lost_reason(
+    id: &str,
+    error: Option<BoxError>,
+    retired: Option<(Exit, bool)>,
+    attached: bool,
+    garbage: bool,
+) -> Error {
+    match retired {
+        Some((exit, true)) => Error::WorkerDied {
+            id: id.to_owned(),
+            exit,
+        },
+        None if attached && !garbage => Error::WorkerLost { id: id.to_owned() },
+        _ => Error::Transport(
+            error.unwrap_or_else(|| "worker closed its channel but kept running".into()),
+        ),
+    }
+}
+
+/// Whether a channel error means the peer sent what it never should have:
+/// the worker is alive and untrusted, so it is killed without grace.
+pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
 }
 
 /// Waits up to `grace` for `child` to exit on its own, then kills it;

@@ -33,6 +33,7 @@ mod builder;
 mod call;
 mod codec;
 mod detached;
+mod direct;
 mod entry;
 mod erased;
 mod error;

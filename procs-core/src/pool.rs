@@ -1,6 +1,7 @@
 //! A pool of warm worker processes.
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 
@@ -9,8 +10,9 @@ use crossbeam_channel::Sender;
 use crate::builder::Builder;
 use crate::call::Calls;
 use crate::error::Error;
-use crate::job::Job;
+use crate::job::{Job, Reply};
 use crate::pmap::procs_of;
+use crate::proc::Spec;
 use crate::remote_fn::RemoteFn;
 use crate::results::{RawResults, Results};
 use crate::slot::{Slot, SlotConfig};
@@ -70,6 +72,7 @@ enum State {
         queue: Mutex<Option<Sender<Job>>>,
         slots: Mutex<Vec<JoinHandle<()>>>,
         watch: Arc<Watch>,
+        config: Arc<SlotConfig>,
     },
     /// The global pool could not start here (in a worker, or with no
     /// transport): every call yields this error.
@@ -248,6 +251,7 @@ impl Pool {
             queue: Mutex::new(Some(queue)),
             slots: Mutex::new(slots),
             watch,
+            config,
         };
         Ok(Pool {
             inner: Arc::new(Inner {
@@ -307,6 +311,21 @@ impl Pool {
         }
     }
 
+    /// Runs one call on an idle worker from the calling thread, if the call
+    /// and the pool allow it and a worker is idle; else gives it back.
+    pub(crate) fn call_direct(&self, spec: Spec) -> Result<Result<Reply, Error>, Spec> {
+        let State::Running { config, .. } = &self.inner.state else {
+            return Err(spec);
+        };
+        if !config.lends(spec.timeout) {
+            return Err(spec);
+        }
+        let max_tasks = config.max_tasks_per_worker.map(NonZeroUsize::get);
+        config
+            .lent
+            .call(spec, &config.watch, config.max_message_size, max_tasks)
+    }
+
     pub(crate) fn submit(&self, job: Job) {
         match &self.inner.state {
             State::Running { queue, .. } => {
@@ -335,6 +354,7 @@ impl Inner {
             queue,
             slots,
             watch,
+            ..
         } = &self.state
         else {
             return;

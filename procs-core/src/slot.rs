@@ -13,7 +13,6 @@
 //! writing a response we are not reading.
 
 use std::collections::VecDeque;
-use std::io;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -23,18 +22,15 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use crate::BoxError;
 use crate::codec::{self, Message, Task};
 use crate::detached::Lens;
+use crate::direct::Lent;
 use crate::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::job::{Job, Reply};
-use crate::launch::{Worker, check_hello, kill, reap, worker_command};
+use crate::launch::{Worker, check_hello, is_protocol_error, lost_reason, retire, worker_command};
 use crate::proc::Spec;
 use crate::spare::Spare;
 use crate::watch::{Killed, Watch};
-
-/// How long a worker whose channel closed may take to finish dying before it
-/// is killed: closing fds comes a moment before the exit status is ready.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Unanswered request bytes allowed per worker beyond the first request.
 const PIPELINE_BYTES: usize = 16 << 10;
@@ -55,6 +51,17 @@ pub(crate) struct SlotConfig {
     pub(crate) watch: Arc<Watch>,
     /// Opened when the first slot's worker is up (or failed to start).
     pub(crate) first_up: Latch,
+    /// Where idle slots lend their workers to callers (see `direct`).
+    pub(crate) lent: Lent,
+}
+
+impl SlotConfig {
+    /// Whether a call with this deadline may run on a lent worker: one the
+    /// pool spawned (it may have to be killed and replaced) and without a
+    /// deadline (only a slot watches deadlines).
+    pub(crate) fn lends(&self, timeout: Option<Duration>) -> bool {
+        matches!(self.source, Source::Spawn(_)) && timeout.or(self.timeout).is_none()
+    }
 }
 
 /// The longest the other slots wait for the first worker before starting
@@ -242,7 +249,21 @@ impl Slot {
             return None;
         }
         let next = if block {
-            crate::spin::recv(&self.queue).map_err(|_| TryRecvError::Disconnected)
+            // Idle: a caller may use the worker meanwhile (see `direct`).
+            match self.worker.take_if(|_| self.config.lends(None)) {
+                Some(worker) => {
+                    self.config.lent.lend(self.index, worker);
+                    let next = crate::spin::recv(&self.queue);
+                    self.worker = self.config.lent.reclaim(self.index);
+                    // Callers may have used up its tasks.
+                    if self.recycle_due() {
+                        self.discard(false);
+                    }
+                    next
+                }
+                None => crate::spin::recv(&self.queue),
+            }
+            .map_err(|_| TryRecvError::Disconnected)
         } else {
             self.queue.try_recv()
         };
@@ -477,31 +498,16 @@ impl Slot {
         // A worker that sent garbage is alive and untrusted: no grace.
         let garbage = error.as_deref().is_some_and(is_protocol_error);
         let attached = matches!(self.config.source, Source::Attach(_));
-        match self.discard(garbage) {
-            Some((exit, true)) => Error::WorkerDied {
-                id: id.to_owned(),
-                exit,
-            },
-            None if attached && !garbage => Error::WorkerLost { id: id.to_owned() },
-            _ => Error::Transport(
-                error.unwrap_or_else(|| "worker closed its channel but kept running".into()),
-            ),
-        }
+        let retired = self.discard(garbage);
+        lost_reason(id, error, retired, attached, garbage)
     }
 
     /// Reaps the live worker, killing it at once (`kill_now`) or after a
     /// grace period; returns its exit and whether it ended on its own.
     /// `None` if there was no worker, or it was attached (not ours to reap).
     fn discard(&mut self, kill_now: bool) -> Option<(Exit, bool)> {
-        let Worker { channel, child, .. } = self.worker.take()?;
-        let killed = self.config.watch.forget(self.index);
-        drop(channel);
-        let mut child = child?;
-        if kill_now {
-            return Some((kill(&mut child), false));
-        }
-        let (exit, on_its_own) = reap(&mut child, EXIT_GRACE);
-        Some((exit, on_its_own && killed.is_none()))
+        let worker = self.worker.take()?;
+        retire(worker, &self.config.watch, self.index, kill_now).0
     }
 
     fn too_large(&self, id: &str, size: usize) -> Error {
@@ -647,12 +653,6 @@ fn killed_error(reason: Killed, id: &str) -> Error {
         Killed::Handshake(timeout) => Error::HandshakeTimeout { timeout },
         Killed::Cancelled | Killed::Pool => Error::PoolClosed,
     }
-}
-
-fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    error
-        .downcast_ref::<io::Error>()
-        .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
 }
 
 /// The outcomes of a job's calls, in order, with the lengths of the buffers

@@ -467,6 +467,29 @@ fn shutdown_finishes_submitted_work_then_reaps_every_worker() {
 }
 
 #[test]
+fn kill_during_a_single_call_from_another_thread() {
+    // A lone call on an idle worker runs from its caller's thread; a kill
+    // must still end it with PoolClosed and reap before returning.
+    let clean = Clean::start();
+    let dir = TempDir::new("kill-one");
+    let pool = pool(1);
+    assert_eq!(pool.call(proc!(double(2))).unwrap(), 4);
+    let caller = {
+        let pool = pool.clone();
+        let marker = dir.marker("0");
+        std::thread::spawn(move || pool.call(proc!(nap(LONG_MS, marker))))
+    };
+    dir.wait_started("0");
+    pool.kill();
+    assert_eq!(children(), [], "kill returned before reaping");
+    let result = caller.join().unwrap();
+    assert!(matches!(result, Err(Error::PoolClosed)), "{result:?}");
+    assert!(!dir.done("0"));
+    drop(pool);
+    clean.check();
+}
+
+#[test]
 fn kill_fails_pending_work_and_reaps_before_returning() {
     let clean = Clean::start();
     let dir = TempDir::new("kill");
