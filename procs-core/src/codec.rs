@@ -130,11 +130,17 @@ pub(crate) struct Hello {
     pub(crate) pid: u32,
 }
 
+/// A request: calls of one function (so its ID travels once).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Request<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) tasks: Vec<Task<'a>>,
+}
+
 /// One call in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Task<'a> {
     pub(crate) seq: u64,
-    pub(crate) id: &'a str,
     pub(crate) args: &'a [u8],
     /// The buffers detached from the arguments, which follow the request.
     pub(crate) detached: Lens<'a>,
@@ -185,7 +191,7 @@ impl Failure {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Message<'a> {
     Hello(Hello),
-    Request(Vec<Task<'a>>),
+    Request(Request<'a>),
     Response(Vec<Outcome<'a>>),
 }
 
@@ -197,16 +203,18 @@ pub(crate) fn encode_hello(buf: &mut Vec<u8>, hello: &Hello) {
     buf.extend_from_slice(&hello.pid.to_le_bytes());
 }
 
+/// Encodes a request for calls of the function `id`.
 pub(crate) fn encode_request<'a>(
     buf: &mut Vec<u8>,
+    id: &str,
     tasks: impl ExactSizeIterator<Item = Task<'a>>,
 ) {
     buf.clear();
     buf.push(REQUEST);
     buf.extend_from_slice(&(tasks.len() as u32).to_le_bytes());
+    put_bytes32(buf, id.as_bytes());
     for task in tasks {
         buf.extend_from_slice(&task.seq.to_le_bytes());
-        put_bytes32(buf, task.id.as_bytes());
         put_bytes64(buf, task.args);
         put_lens(buf, task.detached);
     }
@@ -310,25 +318,24 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Error> {
         }),
         REQUEST => {
             let count = r.u32("request")? as usize;
-            // Each task takes at least 24 bytes: a lying count cannot make us
+            let len = r.u32("request")? as usize;
+            let id = std::str::from_utf8(r.bytes(len, "request")?)
+                .map_err(|_| Error::Malformed("request"))?;
+            // Each task takes at least 20 bytes: a lying count cannot make us
             // allocate more than the message itself justifies.
-            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 24));
+            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 20));
             for _ in 0..count {
                 let seq = r.u64("request")?;
-                let len = r.u32("request")? as usize;
-                let id = std::str::from_utf8(r.bytes(len, "request")?)
-                    .map_err(|_| Error::Malformed("request"))?;
                 let len = r.u64("request")?;
                 let args = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "request")?;
                 let detached = r.lens("request")?;
                 tasks.push(Task {
                     seq,
-                    id,
                     args,
                     detached,
                 });
             }
-            Message::Request(tasks)
+            Message::Request(Request { id, tasks })
         }
         RESPONSE => {
             let count = r.u32("response")? as usize;

@@ -90,11 +90,10 @@ fn call_on(
     let mut request = Vec::new();
     let task = Task {
         seq: 0,
-        id,
         args: &spec.args.bytes,
         detached: Lens::Buffers(&spec.args.detached),
     };
-    codec::encode_request(&mut request, std::iter::once(task));
+    codec::encode_request(&mut request, id, std::iter::once(task));
     let largest = spec.args.detached.iter().map(Vec::len).max().unwrap_or(0);
     if request.len().max(largest) > max_message_size {
         return Err(Error::TooLarge {

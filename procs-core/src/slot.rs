@@ -313,11 +313,10 @@ impl Slot {
         }
         let tasks = job.tasks.iter().map(|t| Task {
             seq: t.index as u64,
-            id: job.id,
             args: &t.args.bytes,
             detached: Lens::Buffers(&t.args.detached),
         });
-        codec::encode_request(&mut self.buf, tasks);
+        codec::encode_request(&mut self.buf, job.id, tasks);
         let detached = job.tasks.iter().flat_map(|t| &t.args.detached);
         let largest = detached.clone().map(Vec::len).max().unwrap_or(0);
         if self.buf.len().max(largest) > self.config.max_message_size {
@@ -573,11 +572,10 @@ impl Slot {
         };
         let task = Task {
             seq: 0,
-            id: init.id,
             args: &init.args.bytes,
             detached: Lens::Buffers(&init.args.detached),
         };
-        codec::encode_request(&mut self.buf, std::iter::once(task));
+        codec::encode_request(&mut self.buf, init.id, std::iter::once(task));
         let largest = init.args.detached.iter().map(Vec::len).max().unwrap_or(0);
         if self.buf.len().max(largest) > config.max_message_size {
             return Err(self.too_large(init.id, self.buf.len().max(largest)));
@@ -627,11 +625,10 @@ impl Slot {
 /// The bytes a job's request takes on the wire, detached buffers included,
 /// without encoding it.
 fn request_len(job: &Job) -> usize {
-    let per_task = 8 + 4 + job.id.len() + 8 + 4;
     let header = crate::frame::HEADER_LEN;
     let task =
-        |t: &crate::job::Task| per_task + t.args.len() + t.args.detached.len() * (8 + header);
-    header + 1 + 4 + job.tasks.iter().map(task).sum::<usize>()
+        |t: &crate::job::Task| 8 + 8 + 4 + t.args.len() + t.args.detached.len() * (8 + header);
+    header + 1 + 4 + 4 + job.id.len() + job.tasks.iter().map(task).sum::<usize>()
 }
 
 /// Sends a request and then the buffers detached from it.

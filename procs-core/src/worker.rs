@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::process;
 
-use crate::codec::{self, Failure, Hello, Message, Task};
+use crate::codec::{self, Failure, Hello, Message, Request, Task};
 use crate::detached::{Input, Lens};
 use crate::error::{Location, PanicInfo};
 use crate::registry::{CallError, Lookup, Remote, registry};
@@ -45,8 +45,8 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
             Ok(None) => process::exit(0),
             Err(error) => fail(&format!("cannot receive: {error}")),
         };
-        let tasks = match codec::decode(&msg) {
-            Ok(Message::Request(tasks)) => tasks,
+        let Request { id, tasks } = match codec::decode(&msg) {
+            Ok(Message::Request(request)) => request,
             Ok(_) => fail("unexpected message from the parent"),
             Err(error) => fail(&error.to_string()),
         };
@@ -55,20 +55,15 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
             receive_detached(&mut channel, tasks.iter().map(|t| t.detached), &mut spare);
         codec::begin_response(&mut out);
         // A batch calls one function many times: look it up once.
-        let mut last: Option<(&str, &'static Remote)> = None;
+        let remote = find(id);
         for task in tasks {
             let before = out.len();
             let first_detached = detached_out.len();
             let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
-            let remote = match last {
-                Some((id, remote)) if id == task.id => Ok(remote),
-                _ => find(task.id),
+            let ran = match &remote {
+                Ok(remote) => run(remote, &task, detached, &mut out, &mut detached_out),
+                Err(failure) => Err(failure.clone()),
             };
-            if let Ok(remote) = remote {
-                last = Some((task.id, remote));
-            }
-            let ran =
-                remote.and_then(|remote| run(remote, &task, detached, &mut out, &mut detached_out));
             if let Err(failure) = ran {
                 codec::push_failure(&mut out, task.seq, &failure);
             }

@@ -16,18 +16,16 @@ fn sample_messages() -> Vec<Vec<u8>> {
     let tasks = [
         Task {
             seq: 1,
-            id: "app::f",
             args: b"abc",
             detached: Lens::Buffers(&[vec![0; 3], vec![]]),
         },
         Task {
             seq: 2,
-            id: "app::g",
             args: b"",
             detached: Lens::NONE,
         },
     ];
-    encode_request(&mut buf, tasks.iter().copied());
+    encode_request(&mut buf, "app::f", tasks.iter().copied());
     out.push(buf.clone());
     begin_response(&mut buf);
     push_outcome(&mut buf, 1, Ok(b"xyz"));
@@ -56,19 +54,14 @@ fn round_trips_every_message() {
             pid: 42
         })
     );
-    let Message::Request(tasks) = decode(&msgs[1]).unwrap() else {
+    let Message::Request(Request { id, tasks }) = decode(&msgs[1]).unwrap() else {
         panic!("not a request")
     };
+    assert_eq!(id, "app::f");
     assert_eq!(tasks.len(), 2);
-    assert_eq!(
-        (tasks[0].seq, tasks[0].id, tasks[0].args),
-        (1, "app::f", &b"abc"[..])
-    );
+    assert_eq!((tasks[0].seq, tasks[0].args), (1, &b"abc"[..]));
     assert_eq!(tasks[0].detached.iter().collect::<Vec<_>>(), [3, 0]);
-    assert_eq!(
-        (tasks[1].seq, tasks[1].id, tasks[1].args),
-        (2, "app::g", &b""[..])
-    );
+    assert_eq!((tasks[1].seq, tasks[1].args), (2, &b""[..]));
     let Message::Response(outcomes) = decode(&msgs[2]).unwrap() else {
         panic!("not a response")
     };
@@ -123,15 +116,16 @@ fn lying_lengths_and_counts_are_errors() {
     let mut buf = Vec::new();
     encode_request(
         &mut buf,
+        "ab",
         [Task {
             seq: 0,
-            id: "ab",
             args: b"",
             detached: Lens::NONE,
         }]
         .into_iter(),
     );
-    buf[13] = 0xff;
+    assert_eq!(&buf[9..11], b"ab");
+    buf[9] = 0xff;
     assert!(decode(&buf).is_err());
 }
 
@@ -210,14 +204,16 @@ mod prop {
 
         #[test]
         fn requests_round_trip(
-            tasks in proptest::collection::vec((any::<u64>(), "[a-z:_]{0,24}", proptest::collection::vec(any::<u8>(), 0..64)), 0..8),
+            id in "[a-z:_]{0,24}",
+            tasks in proptest::collection::vec((any::<u64>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..8),
         ) {
             let mut buf = Vec::new();
-            encode_request(&mut buf, tasks.iter().map(|(seq, id, args)| Task { seq: *seq, id, args, detached: Lens::NONE }));
+            encode_request(&mut buf, &id, tasks.iter().map(|(seq, args)| Task { seq: *seq, args, detached: Lens::NONE }));
             let Message::Request(back) = decode(&buf).unwrap() else { panic!("not a request") };
-            prop_assert_eq!(back.len(), tasks.len());
-            for (task, (seq, id, args)) in back.iter().zip(&tasks) {
-                prop_assert_eq!((task.seq, task.id, task.args), (*seq, id.as_str(), args.as_slice()));
+            prop_assert_eq!(back.id, id.as_str());
+            prop_assert_eq!(back.tasks.len(), tasks.len());
+            for (task, (seq, args)) in back.tasks.iter().zip(&tasks) {
+                prop_assert_eq!((task.seq, task.args), (*seq, args.as_slice()));
             }
         }
 
