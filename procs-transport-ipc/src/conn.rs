@@ -41,14 +41,19 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::time::{Duration, Instant};
 
 use ipc_channel::IpcError;
+use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
 
 use crate::channel::{ipc_error, is_reset, too_large};
 use crate::error::Error;
 use crate::packet::{Bytes, Packet, SHARED_MEMORY_THRESHOLD, unwinding};
 use crate::ring::{CHUNK, RecvRing, SendRing};
+
+/// How long a read that expects a packet soon polls before blocking.
+const POLL: Duration = Duration::from_micros(100);
 
 /// The data path of an established channel.
 pub(crate) struct Conn {
@@ -150,7 +155,7 @@ impl Conn {
     /// them: a reused buffer).
     fn stream(&mut self, buf: &mut Vec<u8>, mut done: usize, len: usize) -> io::Result<()> {
         while done < len {
-            let Some(packet) = self.read()? else {
+            let Some(packet) = self.read_soon()? else {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the peer closed the link inside a message",
@@ -194,7 +199,7 @@ impl Conn {
     /// the peer sends meanwhile (see the module docs: this is what keeps
     /// two ends sending at once from waiting on each other).
     fn read_while_sending(&mut self, max: usize) -> io::Result<()> {
-        let Some(packet) = self.read()? else {
+        let Some(packet) = self.read_soon()? else {
             return Err(io::ErrorKind::BrokenPipe.into());
         };
         match packet {
@@ -253,14 +258,43 @@ impl Conn {
 
     /// The next packet; `None` when the peer has closed the link.
     fn read(&self) -> io::Result<Option<Packet>> {
-        match unwinding(|| self.rx.recv()).map_err(Error::into_io)? {
-            Ok(packet) => Ok(Some(packet)),
-            Err(IpcError::Disconnected) => Ok(None),
-            // The peer died with packets of ours unread: a socket packet
-            // arrives whole or not at all, so this is a close too.
-            Err(IpcError::Io(error)) if is_reset(&error) => Ok(None),
-            Err(error) => Err(ipc_error(error)),
+        closed_or(unwinding(|| self.rx.recv()).map_err(Error::into_io)?)
+    }
+
+    /// Like [`read`](Self::read), for a packet due within about one chunk's
+    /// copy (the peer is streaming to us, or emptying our ring): polls for
+    /// [`POLL`] before blocking, since waking a thread that blocked costs
+    /// tens of microseconds on a small VM, a chunk's copy about a hundred.
+    fn read_soon(&self) -> io::Result<Option<Packet>> {
+        let start = Instant::now();
+        let mut polls = 0u32;
+        loop {
+            match unwinding(|| self.rx.try_recv()).map_err(Error::into_io)? {
+                Ok(packet) => return Ok(Some(packet)),
+                Err(TryRecvError::IpcError(error)) => return closed_or(Err(error)),
+                Err(TryRecvError::Empty) => {}
+            }
+            polls += 1;
+            if polls % 8 == 0 && start.elapsed() >= POLL {
+                return self.read();
+            }
+            if polls > 16 {
+                // Let the peer have this CPU if it needs it.
+                std::thread::yield_now();
+            }
         }
+    }
+}
+
+/// A packet, `None` for a closed link, or the error.
+fn closed_or(received: Result<Packet, IpcError>) -> io::Result<Option<Packet>> {
+    match received {
+        Ok(packet) => Ok(Some(packet)),
+        Err(IpcError::Disconnected) => Ok(None),
+        // The peer died with packets of ours unread: a socket packet
+        // arrives whole or not at all, so this is a close too.
+        Err(IpcError::Io(error)) if is_reset(&error) => Ok(None),
+        Err(error) => Err(ipc_error(error)),
     }
 }
 
