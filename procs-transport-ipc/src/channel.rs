@@ -12,8 +12,9 @@ use ipc_channel::ipc::{IpcReceiver, IpcSender};
 use procs_core::Channel;
 use procs_core::frame::FrameTooLarge;
 
+use crate::conn::Conn;
 use crate::error::Error;
-use crate::packet::{Bytes, Packet, unwinding};
+use crate::packet::Packet;
 
 /// What the thread blocked in `IpcOneShotServer::accept` hands back.
 pub(crate) type Accepted = Result<(IpcReceiver<Packet>, Packet), IpcError>;
@@ -26,10 +27,21 @@ const ACCEPT_DRAIN: Duration = Duration::from_secs(5);
 /// One end of a worker's pair of `ipc-channel` sockets.
 ///
 /// Messages of at most [`SHARED_MEMORY_THRESHOLD`](crate::SHARED_MEMORY_THRESHOLD)
-/// bytes travel inside the socket; larger ones travel in a shared memory
-/// region (a memfd) whose file descriptor travels in the socket, so a large
-/// argument is copied once into the region and once out of it, and never
-/// through the kernel's socket buffer.
+/// bytes travel inside the socket. Larger ones stream through a shared
+/// memory ring (a memfd) in chunks of 1 MiB: the sender copies a chunk in
+/// while the receiver copies the previous one out, and small packets on the
+/// socket say which chunks are ready and which slots are free again. So a
+/// large message never crosses the kernel's socket buffer, and its two
+/// copies overlap instead of following each other.
+///
+/// Each end makes its ring with its first large message and keeps it for
+/// the channel's life: 8 MiB (8 slots of 1 MiB) per direction that has
+/// carried a large message, mapped in both processes, so at most 16 MiB per
+/// channel. Every wait is a read of the socket, which ends when the peer's
+/// process does: a peer that dies inside a message is an error, never a
+/// hang. A `send` that waits for a free slot reads (and keeps) whatever the
+/// peer sends meanwhile, so two ends sending large messages at once do not
+/// wait on each other.
 ///
 /// The parent's end is returned by [`spawn`](procs_core::Transport::spawn)
 /// before the worker has connected; its first [`recv`](Channel::recv) waits
@@ -57,10 +69,7 @@ pub struct IpcChannel {
 enum Link {
     /// Spawned; the worker has not connected yet.
     Pending(Pending),
-    Ready {
-        tx: IpcSender<Packet>,
-        rx: IpcReceiver<Packet>,
-    },
+    Ready(Conn),
     /// The worker went away without connecting.
     Gone,
 }
@@ -86,16 +95,16 @@ impl IpcChannel {
         max_message_size: usize,
     ) -> IpcChannel {
         IpcChannel {
-            link: Link::Ready { tx, rx },
+            link: Link::Ready(Conn::new(tx, rx)),
             max_message_size,
         }
     }
 
     /// Waits, if needed, for the worker to connect.
-    fn established(&mut self) -> io::Result<Option<(&IpcSender<Packet>, &IpcReceiver<Packet>)>> {
+    fn established(&mut self) -> io::Result<Option<&mut Conn>> {
         if let Link::Pending(pending) = &self.link {
             self.link = match pending.wait() {
-                Ok((rx, Packet::Hello(tx))) => Link::Ready { tx, rx },
+                Ok((rx, Packet::Hello(tx))) => Link::Ready(Conn::new(tx, rx)),
                 Ok((_, other)) => return Err(Error::Unexpected(other.kind()).into_io()),
                 // The worker connected and closed without a word, or never
                 // connected and the accepting thread was released.
@@ -104,21 +113,11 @@ impl IpcChannel {
                 Err(error) => return Err(ipc_error(error)),
             };
         }
-        match &self.link {
-            Link::Ready { tx, rx } => Ok(Some((tx, rx))),
+        match &mut self.link {
+            Link::Ready(conn) => Ok(Some(conn)),
             Link::Gone => Ok(None),
             Link::Pending(_) => unreachable!("resolved above"),
         }
-    }
-
-    fn too_large(&self, len: usize) -> io::Error {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            FrameTooLarge {
-                len: len as u64,
-                limit: self.max_message_size,
-            },
-        )
     }
 }
 
@@ -126,72 +125,27 @@ impl Channel for IpcChannel {
     type Error = io::Error;
 
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        if msg.len() > self.max_message_size {
-            return Err(self.too_large(msg.len()));
+        let max = self.max_message_size;
+        if msg.len() > max {
+            return Err(too_large(msg.len() as u64, max));
         }
-        let Some((tx, _)) = self.established()? else {
+        let Some(conn) = self.established()? else {
             return Err(io::ErrorKind::BrokenPipe.into());
         };
-        let packet = Packet::carrying(msg).map_err(Error::into_io)?;
-        match unwinding(|| tx.send(packet)).map_err(Error::into_io)? {
-            Ok(()) => Ok(()),
-            Err(IpcError::Disconnected) => Err(io::ErrorKind::BrokenPipe.into()),
-            Err(error) => Err(ipc_error(error)),
-        }
+        conn.send(msg, max)
     }
 
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.recv_packet()?.map(|packet| match packet {
-            Packet::Inline(Bytes(bytes)) => bytes,
-            Packet::Shared(shm) => shm.to_vec(),
-            Packet::Hello(_) => unreachable!("refused by recv_packet"),
-        }))
+        let mut buf = Vec::new();
+        Ok(self.recv_into(&mut buf)?.then_some(buf))
     }
 
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        match self.recv_packet()? {
-            Some(Packet::Inline(Bytes(bytes))) => *buf = bytes,
-            Some(Packet::Shared(shm)) => {
-                // Into memory already mapped: overwrite, don't zero first.
-                buf.truncate(shm.len());
-                let kept = buf.len();
-                buf[..kept].copy_from_slice(&shm[..kept]);
-                buf.extend_from_slice(&shm[kept..]);
-            }
-            Some(Packet::Hello(_)) => unreachable!("refused by recv_packet"),
-            None => return Ok(false),
-        }
-        Ok(true)
-    }
-}
-
-impl IpcChannel {
-    /// The next data packet, checked against the size limit; `None` when the
-    /// peer closed the link between messages.
-    fn recv_packet(&mut self) -> io::Result<Option<Packet>> {
         let max = self.max_message_size;
-        let Some((_, rx)) = self.established()? else {
-            return Ok(None);
-        };
-        let packet = match unwinding(|| rx.recv()).map_err(Error::into_io)? {
-            Ok(packet) => packet,
-            Err(IpcError::Disconnected) => return Ok(None),
-            // The worker died with our last message unread: a socket
-            // packet arrives whole or not at all, so this is between
-            // messages too.
-            Err(IpcError::Io(error)) if is_reset(&error) => return Ok(None),
-            Err(error) => return Err(ipc_error(error)),
-        };
-        let len = match &packet {
-            Packet::Inline(Bytes(bytes)) => bytes.len(),
-            Packet::Shared(shm) => shm.len(),
-            Packet::Hello(_) => return Err(Error::Unexpected("hello").into_io()),
-        };
-        // A shared region is only mapped so far: refuse it before copying.
-        if len > max {
-            return Err(self.too_large(len));
+        match self.established()? {
+            Some(conn) => conn.recv_into(buf, max),
+            None => Ok(false),
         }
-        Ok(Some(packet))
     }
 }
 
@@ -234,7 +188,7 @@ impl fmt::Debug for IpcChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let link = match &self.link {
             Link::Pending(pending) => format!("waiting for worker {}", pending.pid),
-            Link::Ready { .. } => "connected".to_owned(),
+            Link::Ready(_) => "connected".to_owned(),
             Link::Gone => "gone".to_owned(),
         };
         f.debug_struct("IpcChannel")
@@ -248,11 +202,19 @@ fn lost() -> IpcError {
     IpcError::Io(Error::AcceptLost.into_io())
 }
 
-fn is_reset(error: &io::Error) -> bool {
+/// The error for a message of `len` bytes over the limit `max`.
+pub(crate) fn too_large(len: u64, max: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        FrameTooLarge { len, limit: max },
+    )
+}
+
+pub(crate) fn is_reset(error: &io::Error) -> bool {
     error.kind() == io::ErrorKind::ConnectionReset
 }
 
-fn ipc_error(error: IpcError) -> io::Error {
+pub(crate) fn ipc_error(error: IpcError) -> io::Error {
     match error {
         IpcError::Io(error) => error,
         IpcError::Disconnected => io::ErrorKind::BrokenPipe.into(),
@@ -369,12 +331,14 @@ mod test {
 
     #[test]
     fn limits_hold_on_both_sides() {
-        let (mut a, mut b) = pair(1 << 20, 1 << 10);
+        let (mut a, _) = pair(1 << 20, 1 << 10);
         let err = a.send(&vec![0; (1 << 20) + 1]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         // Under the sender's limit, over the receiver's: refused on arrival,
-        // through shared memory and inline alike.
+        // through the ring and inline alike (on a fresh channel each time,
+        // since an error ends a channel).
         for len in [1 << 19, 2000] {
+            let (mut a, mut b) = pair(1 << 20, 1 << 10);
             a.send(&vec![0; len]).unwrap();
             let err = b.recv().unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);

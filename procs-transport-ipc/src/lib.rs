@@ -6,10 +6,13 @@
 //! travels in the `PROCS_IPC_SERVER` environment variable; the worker sends
 //! back the sender the parent will use, so each worker ends up with its own
 //! pair of sockets. Messages up to [`SHARED_MEMORY_THRESHOLD`] bytes travel
-//! inside the socket; larger ones travel in a memfd-backed shared memory
-//! region, so a 256 MiB argument is copied into the region and out of it, and
-//! never through the kernel's socket buffer. The size limit is checked before
-//! anything is copied.
+//! inside the socket; larger ones stream through a shared memory ring (a
+//! memfd of 8 MiB per direction, made once per channel), in chunks of 1 MiB
+//! that the receiver copies out while the sender copies the next ones in.
+//! So a 256 MiB argument never crosses the kernel's socket buffer, costs
+//! about one copy's time per direction, and needs no fresh shared memory.
+//! The size limit is checked before anything is allocated. See
+//! [`IpcChannel`] for the memory held and for why nothing can hang.
 //!
 //! Applications get this transport through the `procs` facade's `ipc`
 //! feature; name it to pick it explicitly:
@@ -37,8 +40,10 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod channel;
+mod conn;
 mod error;
 mod packet;
+mod ring;
 mod transport;
 
 pub use channel::IpcChannel;

@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::Error;
 
-/// Messages up to this size travel inside the socket; larger ones travel in
-/// a shared memory region whose file descriptor travels in the socket.
+/// Messages up to this size travel inside the socket; larger ones stream
+/// through a shared memory ring, made once per channel and direction, whose
+/// file descriptor travels once in the socket.
 ///
 /// 64 KiB keeps every inline packet well under one socket buffer (208 KiB on
 /// Linux by default), so `ipc-channel` never fragments a packet of ours: a
-/// packet arrives whole or not at all. Above it, one memory copy into the
-/// region beats several trips through the kernel's socket buffer.
+/// packet arrives whole or not at all. Above it, copying through the ring
+/// (the sender fills one chunk while the receiver empties the previous one)
+/// beats several trips through the kernel's socket buffer.
 ///
 /// # Examples
 ///
@@ -31,27 +33,27 @@ pub(crate) enum Packet {
     Hello(IpcSender<Packet>),
     /// A message of at most [`SHARED_MEMORY_THRESHOLD`] bytes.
     Inline(Bytes),
-    /// A larger message, in its own shared memory region.
-    Shared(IpcSharedMemory),
+    /// The sender's ring, once per channel, before its first large message.
+    Ring(IpcSharedMemory),
+    /// A larger message, of this many bytes, follows in `Chunk`s.
+    Large(u64),
+    /// The next chunk of the current large message, of this many bytes, is
+    /// in the next slot of the sender's ring.
+    Chunk(u32),
+    /// The receiver has copied one chunk out of the sender's ring: the
+    /// oldest filled slot is free again.
+    Credit,
 }
 
 impl Packet {
-    /// Wraps `msg`, choosing the route by its size.
-    pub(crate) fn carrying(msg: &[u8]) -> Result<Packet, Error> {
-        if msg.len() <= SHARED_MEMORY_THRESHOLD {
-            Ok(Packet::Inline(Bytes(msg.to_vec())))
-        } else {
-            // ipc-channel asserts that memfd_create, ftruncate and mmap
-            // succeed; under memory pressure that is a panic, not a crash.
-            unwinding(|| IpcSharedMemory::from_bytes(msg)).map(Packet::Shared)
-        }
-    }
-
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Packet::Hello(_) => "hello",
             Packet::Inline(_) => "inline data",
-            Packet::Shared(_) => "shared memory",
+            Packet::Ring(_) => "ring",
+            Packet::Large(_) => "large message",
+            Packet::Chunk(_) => "chunk",
+            Packet::Credit => "credit",
         }
     }
 }
@@ -107,19 +109,6 @@ impl<'de> Deserialize<'de> for Bytes {
 #[cfg(test)]
 mod test {
     use super::*;
-
-    #[test]
-    fn small_messages_go_inline_and_large_ones_through_shared_memory() {
-        for len in [0, 1, SHARED_MEMORY_THRESHOLD] {
-            let msg = vec![7; len];
-            assert!(matches!(Packet::carrying(&msg), Ok(Packet::Inline(Bytes(v))) if v == msg));
-        }
-        let msg = vec![9; SHARED_MEMORY_THRESHOLD + 1];
-        match Packet::carrying(&msg) {
-            Ok(Packet::Shared(shm)) => assert_eq!(&shm[..], &msg[..]),
-            _ => panic!("expected shared memory"),
-        }
-    }
 
     #[test]
     fn panics_become_errors() {
