@@ -11,6 +11,9 @@
 //! reused (see [`Spare`](crate::spare::Spare)).
 
 use std::any::Any;
+use std::cell::RefCell;
+
+use smallvec::SmallVec;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -96,18 +99,51 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Encoded arguments up to this many bytes are kept inline in their
+/// [`Args`]: most calls of a batch of tiny calls then allocate nothing.
+const INLINE: usize = 24;
+
 /// A call's encoded arguments, owned: what a [`Proc`](crate::Proc) carries.
 #[derive(Debug, Default)]
 pub(crate) struct Args {
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: SmallVec<[u8; INLINE]>,
     pub(crate) detached: Vec<Vec<u8>>,
 }
 
 impl Args {
-    pub(crate) fn output(&mut self) -> Output<'_> {
-        Output {
-            bytes: &mut self.bytes,
-            detached: &mut self.detached,
+    /// Encodes arguments with `write`, through a buffer reused by the
+    /// thread: a short encoding is copied inline, a long one keeps the
+    /// buffer (so the thread never holds on to a large one).
+    pub(crate) fn encode<E>(
+        write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
+    ) -> Result<Args, E> {
+        thread_local! {
+            static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|cell| {
+            // A `Serialize` impl that makes a `Proc` finds the buffer taken.
+            let mut own = Vec::new();
+            let mut borrowed = cell.try_borrow_mut();
+            let scratch = borrowed.as_deref_mut().unwrap_or(&mut own);
+            scratch.clear();
+            let mut detached = Vec::new();
+            write(&mut Output {
+                bytes: scratch,
+                detached: &mut detached,
+            })?;
+            let bytes = match scratch.len() {
+                n if n <= INLINE => SmallVec::from_slice(scratch),
+                _ => SmallVec::from_vec(std::mem::take(scratch)),
+            };
+            Ok(Args { bytes, detached })
+        })
+    }
+
+    /// Arguments encoded elsewhere, none detached.
+    pub(crate) fn from_bytes(bytes: Vec<u8>) -> Args {
+        Args {
+            bytes: SmallVec::from_vec(bytes),
+            detached: Vec::new(),
         }
     }
 
@@ -162,9 +198,7 @@ mod test {
     use super::*;
 
     fn encode<T: Serialize + 'static>(value: T) -> Args {
-        let mut args = Args::default();
-        args.output().put(value).unwrap();
-        args
+        Args::encode(|out| out.put(value)).unwrap()
     }
 
     #[test]
@@ -172,7 +206,7 @@ mod test {
         let big = vec![7u8; DETACH_MIN];
         let at = big.as_ptr();
         let args = encode(big);
-        assert_eq!(args.bytes, [MARKER]);
+        assert_eq!(args.bytes[..], [MARKER]);
         assert_eq!(args.detached.len(), 1);
         assert_eq!(args.detached[0].as_ptr(), at, "moved, not copied");
         assert_eq!(args.len(), 1 + DETACH_MIN);
@@ -185,12 +219,20 @@ mod test {
 
     #[test]
     fn small_buffers_and_other_values_stay_inline() {
-        let mut args = Args::default();
-        let mut out = args.output();
-        out.put(vec![1u8; DETACH_MIN - 1]).unwrap();
-        out.put(String::from("x")).unwrap();
-        out.put(vec![2u16; DETACH_MIN]).unwrap();
+        let args = Args::encode(|out| {
+            out.put(vec![1u8; DETACH_MIN - 1])?;
+            out.put(String::from("x"))?;
+            out.put(vec![2u16; DETACH_MIN])
+        })
+        .unwrap();
         assert!(args.detached.is_empty());
+        assert!(args.bytes.spilled(), "a long encoding is not inline");
+        let small = encode((7u64, 'x'));
+        assert!(!small.bytes.spilled(), "a short one is");
+        assert_eq!(
+            small.bytes[..],
+            crate::codec::encode_value(&(7u64, 'x')).unwrap()
+        );
         let mut input = Input::new(&args.bytes, Vec::new());
         assert_eq!(input.take::<Vec<u8>>().unwrap().len(), DETACH_MIN - 1);
         assert_eq!(input.take::<String>().unwrap(), "x");

@@ -80,9 +80,7 @@ impl<R> Proc<R> {
     where
         F: RemoteFn<Args, Output = R>,
     {
-        let mut encoded = Encoded::default();
-        let result = F::encode_args(args, &mut encoded.output()).map(|()| encoded);
-        Proc::encoded(id, result)
+        Proc::encoded(id, Encoded::encode(|out| F::encode_args(args, out)))
     }
 
     /// A spec for `id` from its encoded arguments, or the encoding error.
@@ -123,13 +121,7 @@ impl<R> Proc<R> {
     /// ```
     pub fn by_id<Args: Serialize>(id: &'static str, args: Args) -> Proc<R> {
         let bytes = crate::codec::encode_value(&args);
-        Proc::encoded(
-            id,
-            bytes.map(|bytes| Encoded {
-                bytes,
-                detached: Vec::new(),
-            }),
-        )
+        Proc::encoded(id, bytes.map(Encoded::from_bytes))
     }
 
     /// Gives the call a deadline, counted from when a worker starts it.

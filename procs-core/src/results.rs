@@ -191,6 +191,9 @@ impl<'a> RawResults<'a> {
         if self.outstanding > 0 && window.saturating_sub(self.outstanding) < batch {
             return;
         }
+        // Sized once: growing a batch of thousands by doubling costs a
+        // dozen reallocations, the larger ones fresh mappings.
+        let capacity = batch.min(self.window().saturating_sub(self.outstanding));
         let mut group: Vec<Task> = Vec::new();
         let mut group_id = "";
         let mut group_bytes = 0;
@@ -212,6 +215,9 @@ impl<'a> RawResults<'a> {
                     }
                     group_id = id;
                     group_bytes += args.len();
+                    if group.is_empty() {
+                        group.reserve_exact(capacity);
+                    }
                     group.push(Task { index, args });
                     if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
                         self.submit(group_id, std::mem::take(&mut group), None);
