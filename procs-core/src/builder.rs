@@ -12,7 +12,7 @@ use crate::erased::Source;
 use crate::error::Error;
 use crate::pool::{CallSettings, Pool};
 use crate::proc::{Proc, Spec};
-use crate::slot::{Latch, SlotConfig};
+use crate::slot::SlotConfig;
 use crate::transport::Transport;
 use crate::watch::Watch;
 
@@ -357,7 +357,6 @@ impl Builder {
             max_tasks_per_worker,
             initializer,
             watch,
-            first_up: Latch::default(),
             lent: Lent::new(workers),
         };
         Pool::start(workers, settings, config)

@@ -10,12 +10,18 @@ use crate::transport::{Channel, Transport};
 pub(crate) const ENV_WORKER: &str = "PROCS_WORKER";
 /// The message size limit the parent configured.
 pub(crate) const ENV_MAX_MESSAGE: &str = "PROCS_MAX_MESSAGE";
+/// The pid of the process that spawned the worker, which the worker ties
+/// its life to; absent when the worker was started by hand.
+pub(crate) const ENV_PARENT_PID: &str = "PROCS_PARENT_PID";
 
 /// Exit code of a worker whose binary does not link the transport it was
 /// started for.
 pub(crate) const EXIT_NO_TRANSPORT: i32 = 121;
 /// Exit code of a worker that could not reach its parent.
 pub(crate) const EXIT_CONNECT: i32 = 122;
+/// Exit code of a worker whose parent exited before the worker could ask to
+/// be killed with it (or that could not ask).
+pub(crate) const EXIT_ORPHANED: i32 = 123;
 
 static IN_WORKER: AtomicBool = AtomicBool::new(false);
 
@@ -171,6 +177,15 @@ pub fn init() {
         return;
     };
     IN_WORKER.store(true, Ordering::Relaxed);
+    // First, so that the window in which the parent's death goes unnoticed
+    // is as short as possible. Workers that a pool attaches to (`serve`) have
+    // no spawning parent and never come through here.
+    if let Some(parent) = std::env::var(ENV_PARENT_PID)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        crate::launch::die_with_parent(parent);
+    }
     let max = std::env::var(ENV_MAX_MESSAGE)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -181,6 +196,7 @@ pub fn init() {
     unsafe {
         std::env::remove_var(ENV_WORKER);
         std::env::remove_var(ENV_MAX_MESSAGE);
+        std::env::remove_var(ENV_PARENT_PID);
     }
     match TRANSPORTS.iter().find(|t| name == t.name) {
         Some(transport) => (transport.serve)(max),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::BoxError;
 use crate::codec::{self, Hello};
-use crate::entry::{ENV_MAX_MESSAGE, ENV_WORKER};
+use crate::entry::{ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, EXIT_ORPHANED};
 use crate::erased::ErasedChannel;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -48,6 +48,13 @@ pub(crate) fn check_hello(hello: Hello) -> Result<(), Error> {
 }
 
 /// The command that re-executes this very binary as a worker.
+///
+/// It carries no `pre_exec` hook, so that std can start it with
+/// `posix_spawn` (a `vfork`-like clone that shares the parent's memory until
+/// `exec`) instead of a full `fork`, which copies the parent's page tables:
+/// the worker sets its own parent-death signal as it starts
+/// ([`die_with_parent`]). Keep it that way, and keep transports from adding
+/// a hook of their own where they can.
 pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Command {
     // /proc/self/exe is this process's own image even if the file on disk was
     // replaced since (a rebuild while the program runs).
@@ -57,22 +64,8 @@ pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Comman
     }
     cmd.env(ENV_WORKER, transport)
         .env(ENV_MAX_MESSAGE, max_message_size.to_string())
+        .env(ENV_PARENT_PID, std::process::id().to_string())
         .stdin(Stdio::null());
-    let parent = std::process::id();
-    // SAFETY: the closure calls only async-signal-safe functions (prctl,
-    // getppid) between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::other("parent exited during spawn"));
-            }
-            Ok(())
-        });
-    }
     cmd
 }
 
@@ -126,6 +119,29 @@ pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + '
     error
         .downcast_ref::<io::Error>()
         .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
+}
+
+/// Worker side of [`worker_command`]: asks the kernel to SIGKILL this process
+/// when the thread that spawned it exits, then makes sure that thread's
+/// process is still the parent; exits at once if not.
+///
+/// A worker calls it first thing, before it connects. The parent may die
+/// between the spawn and the `prctl`: the worker is then reparented (to init
+/// or a subreaper), `getppid()` no longer names `parent`, and no signal would
+/// ever come.
+pub(crate) fn die_with_parent(parent: u32) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag on this process.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        eprintln!(
+            "procs worker: cannot set the parent-death signal: {}",
+            io::Error::last_os_error()
+        );
+        std::process::exit(EXIT_ORPHANED);
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != parent {
+        std::process::exit(EXIT_ORPHANED);
+    }
 }
 
 /// Waits up to `grace` for `child` to exit on its own, then kills it;

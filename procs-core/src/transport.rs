@@ -221,10 +221,16 @@ pub trait Transport: Send + Sync + 'static {
     /// Parent side: spawns `cmd` with this transport's endpoint attached and
     /// returns the parent's end of the channel together with the child.
     ///
-    /// `cmd` is ready to run: procs has set the program, its environment
-    /// (transport routing included) and its parent-death signal. The
-    /// transport adds its endpoint (an inherited handle, an environment
-    /// variable with a name) and spawns it.
+    /// `cmd` is ready to run: procs has set the program and its environment
+    /// (transport routing included, and the parent's pid, from which the
+    /// worker sets its own parent-death signal as it starts). The transport
+    /// adds its endpoint (an inherited handle, an environment variable with
+    /// a name) and spawns it.
+    ///
+    /// `cmd` has no `pre_exec` hook, so std can start it with `posix_spawn`
+    /// instead of a full `fork` of the parent. Adding one is allowed but
+    /// costs that fast path on every worker: `procs-transport-pipe` hands the
+    /// child its ends over its standard input rather than in a hook.
     ///
     /// Return promptly, without waiting for the worker to connect: the
     /// pool's handshake deadline starts when `spawn` returns and covers the

@@ -7,8 +7,11 @@ use std::io;
 /// # Examples
 ///
 /// ```
-/// let err = procs_transport_pipe::Error::Endpoint;
-/// assert!(err.to_string().contains("PROCS_PIPE_FDS"));
+/// use std::error::Error as _;
+///
+/// let err = procs_transport_pipe::Error::Spawn(std::io::ErrorKind::NotFound.into());
+/// assert_eq!(err.to_string(), "cannot start the worker process");
+/// assert!(err.source().is_some());
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -19,7 +22,9 @@ pub enum Error {
     /// The worker process could not be started.
     #[error("cannot start the worker process")]
     Spawn(#[source] io::Error),
-    /// A worker found no valid pipe endpoint in its environment.
-    #[error("the worker's pipe endpoint (`PROCS_PIPE_FDS`) is missing or malformed")]
-    Endpoint,
+    /// A worker did not receive its two pipe ends on its standard input,
+    /// where the parent sends them: it was not started by a pool's pipe
+    /// transport.
+    #[error("the worker received no pipe ends on its standard input")]
+    Endpoint(#[source] io::Error),
 }

@@ -1,9 +1,12 @@
 //! A [procs](https://docs.rs/procs) transport over anonymous pipes.
 //!
 //! Each worker gets two pipes made with `O_CLOEXEC` (no sibling worker can
-//! inherit them, so a dead worker's pipes really close); only the worker's
-//! own two ends are made inheritable, in the child between `fork` and `exec`,
-//! and their numbers travel in the `PROCS_PIPE_FDS` environment variable.
+//! inherit them, so a dead worker's pipes really close). The worker's own two
+//! ends never become inheritable: the parent sends them (`SCM_RIGHTS`) over a
+//! Unix socket that becomes the worker's stdin, and the worker takes them
+//! from there and puts `/dev/null` back. Nothing runs in the child between
+//! `fork` and `exec`, so std starts workers with `posix_spawn` rather than a
+//! full `fork` of the parent.
 //! Messages are length-prefixed frames ([`procs_core::frame`]) with a size
 //! limit checked before any allocation.
 //!

@@ -1,7 +1,9 @@
+use std::fs::File;
 use std::io::{self, BufReader};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::{mem, ptr};
 
 use interprocess::unnamed_pipe::{Recver, Sender};
 use procs_core::{BoxError, Channel, Transport, frame};
@@ -11,9 +13,6 @@ use crate::error::Error;
 /// The pipe buffer asked for: the default maximum an unprivileged process
 /// may set.
 const PIPE_BUFFER: libc::c_int = 1 << 20;
-
-/// Names the worker's two inherited fds: `read,write`.
-const ENV_FDS: &str = "PROCS_PIPE_FDS";
 
 /// The [`Transport`] over anonymous pipes; the `procs` facade's default.
 ///
@@ -84,17 +83,24 @@ impl Transport for PipeTransport {
     fn spawn(&self, mut cmd: Command, max: usize) -> Result<(PipeChannel, Child), BoxError> {
         let (child_rx, parent_tx) = pipe().map_err(Error::Pipe)?;
         let (parent_rx, child_tx) = pipe().map_err(Error::Pipe)?;
-        let ends = [child_rx.as_raw_fd(), child_tx.as_raw_fd()];
-        cmd.env(ENV_FDS, format!("{},{}", ends[0], ends[1]));
-        // SAFETY: fcntl is async-signal-safe; it runs in the child between
-        // fork and exec and touches only the two fds meant for the child.
-        unsafe {
-            cmd.pre_exec(move || ends.iter().try_for_each(|&fd| set_cloexec(fd, false)));
-        }
-        let child = cmd.spawn().map_err(Error::Spawn)?;
+        // The child's ends travel in a message on a socket that becomes the
+        // child's stdin. Nothing is ever inheritable in this process: std
+        // dup2s the socket onto fd 0 in the child alone (a posix_spawn file
+        // action), so a process that another thread spawns meanwhile, ours
+        // or not, inherits nothing of this worker's. Clearing close-on-exec
+        // in a `pre_exec` hook would do the same but force a full `fork`;
+        // clearing it in the parent, even under a lock, would leak the ends
+        // into whatever other threads spawn in that window.
+        let (ours, theirs) = UnixStream::pair().map_err(Error::Pipe)?;
+        send_ends(ours.as_fd(), [child_rx.as_fd(), child_tx.as_fd()]).map_err(Error::Pipe)?;
         // Our copies of the child's ends must go, or we would never see EOF
-        // when the child dies.
-        drop((child_rx, child_tx));
+        // when the child dies; the message holds them until the child takes
+        // them, and if it dies first they close with its stdin.
+        drop((child_rx, child_tx, ours));
+        cmd.stdin(Stdio::from(OwnedFd::from(theirs)));
+        let child = cmd.spawn().map_err(Error::Spawn)?;
+        // `cmd` holds our copy of the child's stdin.
+        drop(cmd);
         let channel = PipeChannel {
             tx: Sender::from(parent_tx),
             rx: BufReader::new(Recver::from(parent_rx)),
@@ -104,15 +110,24 @@ impl Transport for PipeTransport {
     }
 
     fn connect(max: usize) -> Result<PipeChannel, BoxError> {
-        let fds = std::env::var(ENV_FDS).map_err(|_| Error::Endpoint)?;
-        let (rx, tx) = parse_fds(&fds).ok_or(Error::Endpoint)?;
-        for fd in [rx, tx] {
-            // Anything the worker itself spawns must not hold its parent link.
-            set_cloexec(fd, true).map_err(|_| Error::Endpoint)?;
+        let stdin = io::stdin();
+        let [rx, tx] = recv_ends(stdin.as_fd()).map_err(Error::Endpoint)?;
+        // A parent with closed standard streams passes them on closed: the
+        // ends would then land on 1 or 2, and the worker's prints in its
+        // replies.
+        let (rx, tx) = (
+            above_stdio(rx).map_err(Error::Endpoint)?,
+            above_stdio(tx).map_err(Error::Endpoint)?,
+        );
+        // The socket is empty and its other end closed, so it would read as
+        // an empty stdin already; /dev/null, which the worker was promised,
+        // also keeps code that inspects its stdin from seeing a socket. Best
+        // effort for the same reason.
+        if let Ok(null) = File::open("/dev/null") {
+            // SAFETY: dup2 onto fd 0, which this process owns as its stdin;
+            // the new fd 0 is inheritable, as stdin should be.
+            unsafe { libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO) };
         }
-        // SAFETY: the parent passed these two fds to this process alone, and
-        // set_cloexec just proved they are open; nothing else owns them.
-        let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(rx), OwnedFd::from_raw_fd(tx)) };
         Ok(PipeChannel {
             tx: Sender::from(tx),
             rx: BufReader::new(Recver::from(rx)),
@@ -123,15 +138,10 @@ impl Transport for PipeTransport {
 
 procs_core::register_transport!(PipeTransport);
 
-fn parse_fds(value: &str) -> Option<(RawFd, RawFd)> {
-    let (rx, tx) = value.split_once(',')?;
-    let (rx, tx) = (rx.parse().ok()?, tx.parse().ok()?);
-    (rx > 2 && tx > 2 && rx != tx).then_some((rx, tx))
-}
-
 /// A pipe as `(read end, write end)`, both close-on-exec from birth so that
 /// no process spawned meanwhile by another thread inherits them, and both
-/// above the standard streams, which the child's stdio set-up overwrites.
+/// above the standard streams, where a parent whose own stdout is closed
+/// would otherwise print into a worker's requests.
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two fds into the array we own.
@@ -148,6 +158,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((above_stdio(rx)?, above_stdio(tx)?))
 }
 
+/// `fd`, moved above 0, 1 and 2 if it is one of them, close-on-exec.
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
@@ -161,35 +172,168 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
-fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
-    // SAFETY: F_GETFD/F_SETFD only read and write the fd's flags.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFD);
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
+/// Room for one `SCM_RIGHTS` message of two fds, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+struct ControlBuffer([u8; 64]);
+
+/// The length of the control message carrying `ENDS` fds.
+fn control_len() -> usize {
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    let len = unsafe { libc::CMSG_SPACE(mem::size_of::<[RawFd; ENDS]>() as u32) } as usize;
+    assert!(len <= mem::size_of::<ControlBuffer>());
+    len
+}
+
+/// The number of fds a worker receives: its read end, then its write end.
+const ENDS: usize = 2;
+
+/// Sends the worker's two ends over `socket`, with one byte of data (a
+/// stream socket carries no ancillary data without some).
+fn send_ends(socket: BorrowedFd<'_>, ends: [BorrowedFd<'_>; ENDS]) -> io::Result<()> {
+    let mut byte = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: byte.len(),
+    };
+    let mut control = ControlBuffer([0; 64]);
+    // SAFETY: msghdr is plain data, valid when zeroed.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control_len() as _;
+    // SAFETY: msg_control points to `control_len()` bytes, aligned and large
+    // enough for one header and `ENDS` fds, so CMSG_FIRSTHDR is non-null and
+    // CMSG_DATA points to room for them; sendmsg only reads what msg names.
+    let sent = unsafe {
+        let header = libc::CMSG_FIRSTHDR(&msg);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(mem::size_of::<[RawFd; ENDS]>() as u32) as _;
+        let fds = ends.map(|end| end.as_raw_fd());
+        ptr::write_unaligned(libc::CMSG_DATA(header).cast::<[RawFd; ENDS]>(), fds);
+        libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    match sent {
+        1 => Ok(()),
+        -1 => Err(io::Error::last_os_error()),
+        _ => Err(io::ErrorKind::WriteZero.into()),
+    }
+}
+
+/// Receives the two ends [`send_ends`] sent, close-on-exec so that nothing
+/// the worker spawns holds its parent link.
+fn recv_ends(socket: BorrowedFd<'_>) -> io::Result<[OwnedFd; ENDS]> {
+    let mut byte = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: byte.len(),
+    };
+    let mut control = ControlBuffer([0; 64]);
+    // SAFETY: msghdr is plain data, valid when zeroed.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control_len() as _;
+    let received = loop {
+        // SAFETY: msg names buffers we own, of the lengths it gives.
+        let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n;
         }
-        let flags = if on {
-            flags | libc::FD_CLOEXEC
-        } else {
-            flags & !libc::FD_CLOEXEC
-        };
-        if libc::fcntl(fd, libc::F_SETFD, flags) < 0 {
-            return Err(io::Error::last_os_error());
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    };
+    // Take ownership of every fd that arrived before judging the message,
+    // so that none leaks if it is not the expected one.
+    let mut fds = Vec::with_capacity(ENDS);
+    // SAFETY: recvmsg filled msg_control with well-formed headers up to
+    // msg_controllen, which CMSG_FIRSTHDR/CMSG_NXTHDR walk; each SCM_RIGHTS
+    // header is followed by that many fds, now open in this process and
+    // owned by nothing else.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(&msg);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let bytes = (*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let data = libc::CMSG_DATA(header).cast::<RawFd>();
+                for i in 0..bytes / mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(ptr::read_unaligned(data.add(i))));
+                }
+            }
+            header = libc::CMSG_NXTHDR(&msg, header);
         }
     }
-    Ok(())
+    if received != 1 || msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no pipe ends arrived on stdin",
+        ));
+    }
+    fds.try_into().map_err(|fds: Vec<OwnedFd>| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} fds arrived on stdin instead of {ENDS}", fds.len()),
+        )
+    })
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
 
+    fn is_cloexec(fd: BorrowedFd<'_>) -> bool {
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+        assert!(flags >= 0);
+        flags & libc::FD_CLOEXEC != 0
+    }
+
     #[test]
-    fn endpoint_variable_is_validated() {
-        assert_eq!(parse_fds("5,6"), Some((5, 6)));
-        for bad in ["", "5", "5,", ",6", "a,b", "5,5", "1,6", "-1,7", "5,6,7"] {
-            assert_eq!(parse_fds(bad), None, "{bad:?}");
+    fn ends_cross_the_socket_close_on_exec() {
+        let (rx, tx) = pipe().unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        send_ends(ours.as_fd(), [rx.as_fd(), tx.as_fd()]).unwrap();
+        drop(ours);
+        let [their_rx, their_tx] = recv_ends(theirs.as_fd()).unwrap();
+        for fd in [&their_rx, &their_tx] {
+            assert!(is_cloexec(fd.as_fd()));
         }
+        // The same pipe, in the order sent: what goes into the received write
+        // end comes out of the original read end, and the other way round.
+        let mut channel = PipeChannel {
+            tx: Sender::from(their_tx),
+            rx: BufReader::new(Recver::from(rx)),
+            max_message_size: 16,
+        };
+        channel.send(b"ping").unwrap();
+        assert_eq!(channel.recv().unwrap().unwrap(), b"ping");
+        let mut other = PipeChannel {
+            tx: Sender::from(tx),
+            rx: BufReader::new(Recver::from(their_rx)),
+            max_message_size: 16,
+        };
+        other.send(b"pong").unwrap();
+        assert_eq!(other.recv().unwrap().unwrap(), b"pong");
+    }
+
+    #[test]
+    fn a_worker_without_ends_on_stdin_is_refused() {
+        // Not a socket.
+        let (rx, _tx) = pipe().unwrap();
+        assert!(recv_ends(rx.as_fd()).is_err());
+        // A socket whose peer sent nothing.
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        drop(ours);
+        let err = recv_ends(theirs.as_fd()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // Data but no fds.
+        let (mut ours, theirs) = UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut ours, b"x").unwrap();
+        let err = recv_ends(theirs.as_fd()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]
@@ -197,8 +341,7 @@ mod test {
         let (rx, tx) = pipe().unwrap();
         for fd in [&rx, &tx] {
             assert!(fd.as_raw_fd() > 2);
-            let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
-            assert_ne!(flags & libc::FD_CLOEXEC, 0);
+            assert!(is_cloexec(fd.as_fd()));
         }
     }
 

@@ -207,3 +207,25 @@ fn workers_exit_when_their_parent_is_killed() {
         killed.elapsed()
     );
 }
+
+/// A worker whose parent died before the worker could ask to die with it
+/// is reparented; it must notice and exit before doing anything, instead of
+/// living on with no parent-death signal to stop it. Simulated by naming a
+/// parent that is not the one that spawned it.
+#[test]
+fn a_worker_whose_parent_is_already_gone_exits_before_connecting() {
+    let worker = |parent: u32| {
+        Command::new(std::env::current_exe().unwrap())
+            .env("PROCS_WORKER", "pipe")
+            .env("PROCS_PARENT_PID", parent.to_string())
+            .stdin(Stdio::null())
+            .status()
+            .expect("the worker starts")
+    };
+    // procs' exit codes (entry.rs): 123 gave up on a vanished parent, 122
+    // could not connect (this test passes no endpoint).
+    let orphaned = worker(std::os::unix::process::parent_id());
+    assert_eq!(orphaned.code(), Some(123), "{orphaned}");
+    let spawned_by_us = worker(std::process::id());
+    assert_eq!(spawned_by_us.code(), Some(122), "{spawned_by_us}");
+}
