@@ -9,6 +9,7 @@ use interprocess::unnamed_pipe::{Recver, Sender};
 use procs_core::{BoxError, Channel, Transport, frame};
 
 use crate::error::Error;
+use crate::splice;
 
 /// The pipe buffer asked for: the default maximum an unprivileged process
 /// may set.
@@ -62,6 +63,9 @@ impl Channel for PipeChannel {
     type Error = io::Error;
 
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        if msg.len() >= splice::SPLICE_MIN {
+            return splice::write_frame(self.tx.as_fd(), msg);
+        }
         // Straight to the pipe: `Sender::flush` calls fsync, which fails on a
         // pipe, so no BufWriter may sit in front of it.
         frame::write_frame(&mut self.tx, msg)
