@@ -338,21 +338,12 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Error> {
             Message::Request(Request { id, tasks })
         }
         RESPONSE => {
-            let count = r.u32("response")? as usize;
-            let mut outcomes = Vec::with_capacity(count.min(r.0.len() / 17));
-            for _ in 0..count {
-                let seq = r.u64("response")?;
-                let kind = r.u8("response")?;
-                let len = r.u64("response")?;
-                let bytes = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "response")?;
-                let result = match kind {
-                    0 => Ok((bytes, r.lens("response")?)),
-                    1 => Err(decode_value(bytes).map_err(|_| Error::Malformed("response"))?),
-                    _ => return Err(Error::Malformed("response")),
-                };
-                outcomes.push(Outcome { seq, result });
-            }
-            Message::Response(outcomes)
+            let mut outcomes = Vec::new();
+            decode_response(msg, |outcome| {
+                outcomes.push(outcome);
+                Ok(())
+            })?;
+            return Ok(Message::Response(outcomes));
         }
         _ => return Err(Error::Malformed("message")),
     };
@@ -360,6 +351,36 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Error> {
         return Err(Error::Malformed("message"));
     }
     Ok(message)
+}
+
+/// Decodes a response outcome by outcome, handing each to `each` as it goes
+/// (a batch's answer is not collected first); stops at the first error,
+/// from the message or from `each`.
+pub(crate) fn decode_response<'a>(
+    msg: &'a [u8],
+    mut each: impl FnMut(Outcome<'a>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut r = Reader(msg);
+    if r.u8("message")? != RESPONSE {
+        return Err(Error::Malformed("response"));
+    }
+    let count = r.u32("response")?;
+    for _ in 0..count {
+        let seq = r.u64("response")?;
+        let kind = r.u8("response")?;
+        let len = r.u64("response")?;
+        let bytes = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "response")?;
+        let result = match kind {
+            0 => Ok((bytes, r.lens("response")?)),
+            1 => Err(decode_value(bytes).map_err(|_| Error::Malformed("response"))?),
+            _ => return Err(Error::Malformed("response")),
+        };
+        each(Outcome { seq, result })?;
+    }
+    if !r.0.is_empty() {
+        return Err(Error::Malformed("message"));
+    }
+    Ok(())
 }
 
 struct Reader<'a>(&'a [u8]);

@@ -40,12 +40,15 @@ impl Reply {
     }
 }
 
+/// Each call's position and outcome.
+pub(crate) type Answers = Vec<(usize, Result<Reply, Error>)>;
+
 /// What a job yields: each call's position and outcome, and how long the
 /// worker took per call (for adaptive batching; `None` if it did not run).
 pub(crate) struct Done {
     /// The function the calls called.
     pub(crate) id: &'static str,
-    pub(crate) results: Vec<(usize, Result<Reply, Error>)>,
+    pub(crate) results: Answers,
     pub(crate) per_task: Option<Duration>,
 }
 
@@ -102,6 +105,25 @@ impl Job {
     ) {
         let indexes = self.tasks.iter().map(|t| t.index);
         let results = indexes.zip(results).collect();
+        if let Some(reply) = self.reply.take() {
+            // The caller may have gone; nobody is left to tell.
+            let _ = reply.send(Done {
+                id: self.id,
+                results,
+                per_task,
+            });
+        }
+    }
+
+    /// Answers the calls with their results, each with the call's position
+    /// (as the job's tasks list them).
+    pub(crate) fn finish_indexed(mut self, per_task: Option<Duration>, results: Answers) {
+        debug_assert!(
+            results
+                .iter()
+                .map(|r| r.0)
+                .eq(self.tasks.iter().map(|t| t.index))
+        );
         if let Some(reply) = self.reply.take() {
             // The caller may have gone; nobody is left to tell.
             let _ = reply.send(Done {

@@ -26,7 +26,7 @@ use crate::direct::Lent;
 use crate::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::job::{Job, Reply};
+use crate::job::{Answers, Job, Reply};
 use crate::launch::{Worker, check_hello, is_protocol_error, lost_reason, retire, worker_command};
 use crate::proc::Spec;
 use crate::spare::Spare;
@@ -61,6 +61,10 @@ impl SlotConfig {
         matches!(self.source, Source::Spawn(_)) && timeout.or(self.timeout).is_none()
     }
 }
+
+/// The lengths of the buffers detached from some calls' results, by the
+/// calls' places in their answer.
+type Wanted = Vec<(usize, Vec<u64>)>;
 
 /// A job sent to the worker and not answered yet.
 struct Sent {
@@ -338,7 +342,7 @@ impl Slot {
                         if let Some(worker) = &mut self.worker {
                             worker.tasks += job.tasks.len();
                         }
-                        job.finish(Some(per_task), results);
+                        job.finish_indexed(Some(per_task), results);
                         if killed.is_some() {
                             // Killed just after it answered: the answer
                             // stands, the worker does not.
@@ -374,9 +378,9 @@ impl Slot {
     fn receive_detached(
         &mut self,
         mut job: Job,
-        mut results: Vec<Result<Reply, Error>>,
-        wanted: Vec<(usize, Vec<u64>)>,
-    ) -> Option<(Job, Vec<Result<Reply, Error>>)> {
+        mut results: Answers,
+        wanted: Wanted,
+    ) -> Option<(Job, Answers)> {
         if wanted.is_empty() {
             return Some((job, results));
         }
@@ -395,7 +399,7 @@ impl Slot {
                     .take_for(usize::try_from(len).unwrap_or(usize::MAX));
                 let error = match worker.channel.recv_into(&mut buf) {
                     Ok(true) if buf.len() as u64 == len => {
-                        if let Ok(reply) = &mut results[index] {
+                        if let (_, Ok(reply)) = &mut results[index] {
                             reply.detached.push(buf);
                         }
                         continue;
@@ -626,33 +630,35 @@ fn killed_error(reason: Killed, id: &str) -> Error {
 /// The outcomes of a job's calls, in order, with the lengths of the buffers
 /// detached from each (by position; only those with some), or an error if the
 /// message is not a valid answer to it (the worker is then not trusted).
-#[allow(clippy::type_complexity, reason = "used once, right here")]
-fn parse_response(
-    msg: Vec<u8>,
-    job: &Job,
-) -> Result<(Vec<Result<Reply, Error>>, Vec<(usize, Vec<u64>)>), Error> {
+///
+/// One pass, one vector: a batch of thousands of calls would otherwise build
+/// several vectors of hundreds of KiB per answer, fresh memory each time.
+fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answers, Wanted), Error> {
     let msg = Arc::new(msg);
-    let outcomes = match codec::decode(&msg)? {
-        Message::Response(outcomes) if outcomes.len() == job.tasks.len() => outcomes,
-        _ => return Err(Error::Malformed("response")),
-    };
     let base = msg.as_ptr() as usize;
-    let mut results = Vec::with_capacity(outcomes.len());
+    let mut results = Vec::with_capacity(job.tasks.len());
     let mut wanted = Vec::new();
-    for (position, (outcome, task)) in outcomes.into_iter().zip(&job.tasks).enumerate() {
+    let mut tasks = job.tasks.iter();
+    codec::decode_response(&msg, |outcome| {
+        let task = tasks.next().ok_or(Error::Malformed("response"))?;
         if outcome.seq != task.index as u64 {
             return Err(Error::Malformed("response"));
         }
-        results.push(match outcome.result {
+        let result = match outcome.result {
             Ok((bytes, lens)) => {
                 if lens.len() > 0 {
-                    wanted.push((position, lens.iter().collect()));
+                    wanted.push((results.len(), lens.iter().collect()));
                 }
                 let start = bytes.as_ptr() as usize - base;
                 Ok(Reply::new(msg.clone(), start..start + bytes.len()))
             }
             Err(failure) => Err(failure.into_error(job.id)),
-        });
+        };
+        results.push((task.index, result));
+        Ok(())
+    })?;
+    if tasks.next().is_some() {
+        return Err(Error::Malformed("response"));
     }
     Ok((results, wanted))
 }
