@@ -169,7 +169,10 @@ impl Failure {
     pub(crate) fn into_error(self, id: &str) -> Error {
         let id = id.to_owned();
         match self {
-            Failure::Panicked(panic) => Error::Panicked { id, panic },
+            Failure::Panicked(panic) => Error::Panicked {
+                id,
+                panic: Box::new(panic),
+            },
             Failure::UnknownFunction { known } => Error::UnknownFunction { id, known },
             Failure::DuplicateId => Error::DuplicateId { id },
             Failure::DecodeArgs(msg) => Error::Decode {

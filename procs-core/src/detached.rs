@@ -124,19 +124,26 @@ impl Args {
             // A `Serialize` impl that makes a `Proc` finds the buffer taken.
             let mut own = Vec::new();
             let mut borrowed = cell.try_borrow_mut();
-            let scratch = borrowed.as_deref_mut().unwrap_or(&mut own);
-            scratch.clear();
-            let mut detached = Vec::new();
-            write(&mut Output {
-                bytes: scratch,
-                detached: &mut detached,
-            })?;
-            let bytes = match scratch.len() {
-                n if n <= INLINE => SmallVec::from_slice(scratch),
-                _ => SmallVec::from_vec(std::mem::take(scratch)),
-            };
-            Ok(Args { bytes, detached })
+            Args::encode_in(borrowed.as_deref_mut().unwrap_or(&mut own), write)
         })
+    }
+
+    /// [`Args::encode`] through a buffer of the caller's (one per `pmap`).
+    pub(crate) fn encode_in<E>(
+        scratch: &mut Vec<u8>,
+        write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
+    ) -> Result<Args, E> {
+        scratch.clear();
+        let mut detached = Vec::new();
+        write(&mut Output {
+            bytes: scratch,
+            detached: &mut detached,
+        })?;
+        let bytes = match scratch.len() {
+            n if n <= INLINE => SmallVec::from_slice(scratch),
+            _ => SmallVec::from_vec(std::mem::take(scratch)),
+        };
+        Ok(Args { bytes, detached })
     }
 
     /// Arguments encoded elsewhere, none detached.

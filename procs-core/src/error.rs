@@ -44,8 +44,9 @@ pub enum Error {
         /// The ID of the function that panicked.
         id: String,
         /// The panic's message, location and (when `RUST_BACKTRACE` is set in
-        /// the worker) backtrace.
-        panic: PanicInfo,
+        /// the worker) backtrace. Boxed: every result of a batch carries room
+        /// for an `Error`, so the enum is kept small.
+        panic: Box<PanicInfo>,
     },
     /// The worker process died (abort, segfault, `exit`, kill) while it held
     /// this task. The pool replaces the worker; only this task fails.
@@ -309,5 +310,14 @@ impl fmt::Display for KnownIds<'_> {
             write!(f, "`{id}`")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod size {
+    #[test]
+    fn errors_stay_small() {
+        // Every pending result has room for one; see `Error::Panicked`.
+        assert!(std::mem::size_of::<super::Error>() <= 64);
     }
 }

@@ -81,9 +81,11 @@ where
 {
     // Looked up once, not per item: a tiny call costs little more than this.
     let remote = crate::registry::registry().by_type(std::any::TypeId::of::<F>());
+    let mut scratch = Vec::new();
     items.map(move |item| match remote {
         Some(remote) => {
-            Proc::<F::Output>::encode(remote.id, f, F::args_from_item(item)).into_spec()
+            let args = F::args_from_item(item);
+            Proc::<F::Output>::encode_in::<F, Args>(&mut scratch, remote.id, args).into_spec()
         }
         None => Proc::new(f, F::args_from_item(item)).into_spec(),
     })
