@@ -214,9 +214,15 @@ fn workers_exit_when_their_parent_is_killed() {
 /// parent that is not the one that spawned it.
 #[test]
 fn a_worker_whose_parent_is_already_gone_exits_before_connecting() {
+    // A transport this build links, or the worker refuses to start (121).
+    let transport = if cfg!(feature = "pipe") {
+        "pipe"
+    } else {
+        "ipc"
+    };
     let worker = |parent: u32| {
         Command::new(std::env::current_exe().unwrap())
-            .env("PROCS_WORKER", "pipe")
+            .env("PROCS_WORKER", transport)
             .env("PROCS_PARENT_PID", parent.to_string())
             .stdin(Stdio::null())
             .status()
