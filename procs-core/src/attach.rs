@@ -17,7 +17,10 @@ use crate::transport::Channel;
 /// calls [`attach`](Self::attach) again for the next call, which may
 /// succeed if the worker came back). One request is in flight per worker at
 /// a time, so a transport may block in [`Channel::send`] until the worker
-/// reads.
+/// reads, and every call is exactly one message each way: large byte
+/// buffers, which spawned workers get as messages of their own, travel
+/// inside the call's message here, so a transport may pair each answer with
+/// its request (MPI's links do).
 ///
 /// # Examples
 ///

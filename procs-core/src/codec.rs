@@ -240,7 +240,7 @@ pub(crate) fn begin_response(buf: &mut Vec<u8>) {
 #[cfg(test)]
 pub(crate) fn push_outcome(buf: &mut Vec<u8>, seq: u64, result: Result<&[u8], &Failure>) {
     match result {
-        Ok(bytes) => push_outcome_with(buf, seq, &mut Vec::new(), |out| {
+        Ok(bytes) => push_outcome_with(buf, seq, &mut Vec::new(), true, |out| {
             out.bytes.extend_from_slice(bytes);
             Ok::<(), ()>(())
         })
@@ -256,6 +256,7 @@ pub(crate) fn push_outcome_with<E>(
     buf: &mut Vec<u8>,
     seq: u64,
     detached: &mut Vec<Vec<u8>>,
+    detach: bool,
     write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     let start = buf.len();
@@ -267,6 +268,8 @@ pub(crate) fn push_outcome_with<E>(
     let mut out = Output {
         bytes: buf,
         detached,
+        detach,
+        marks: None,
     };
     if let Err(error) = write(&mut out) {
         buf.truncate(start);

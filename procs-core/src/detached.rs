@@ -11,6 +11,7 @@
 //! reused (see [`Spare`](crate::spare::Spare)).
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use smallvec::SmallVec;
@@ -36,6 +37,11 @@ pub(crate) const MARKER: u8 = 255;
 pub struct Output<'a> {
     pub(crate) bytes: &'a mut Vec<u8>,
     pub(crate) detached: &'a mut Vec<Vec<u8>>,
+    /// Whether large byte buffers are detached at all (not for attached
+    /// workers, see [`Args::inlined`]).
+    pub(crate) detach: bool,
+    /// Where to note the position of each marker, if anywhere.
+    pub(crate) marks: Option<&'a mut Vec<usize>>,
 }
 
 impl Output<'_> {
@@ -44,7 +50,10 @@ impl Output<'_> {
         let mut value = Some(value);
         if let Some(slot) = (&mut value as &mut dyn Any).downcast_mut::<Option<Vec<u8>>>() {
             let buf = slot.take().expect("set above");
-            if buf.len() >= DETACH_MIN {
+            if self.detach && buf.len() >= DETACH_MIN {
+                if let Some(marks) = self.marks.as_deref_mut() {
+                    marks.push(self.bytes.len());
+                }
                 self.bytes.push(MARKER);
                 self.detached.push(buf);
                 return Ok(());
@@ -108,6 +117,8 @@ const INLINE: usize = 24;
 pub(crate) struct Args {
     pub(crate) bytes: SmallVec<[u8; INLINE]>,
     pub(crate) detached: Vec<Vec<u8>>,
+    /// The position in `bytes` of each detached buffer's marker.
+    marks: Vec<usize>,
 }
 
 impl Args {
@@ -135,15 +146,22 @@ impl Args {
     ) -> Result<Args, E> {
         scratch.clear();
         let mut detached = Vec::new();
+        let mut marks = Vec::new();
         write(&mut Output {
             bytes: scratch,
             detached: &mut detached,
+            detach: true,
+            marks: Some(&mut marks),
         })?;
         let bytes = match scratch.len() {
             n if n <= INLINE => SmallVec::from_slice(scratch),
             _ => SmallVec::from_vec(std::mem::take(scratch)),
         };
-        Ok(Args { bytes, detached })
+        Ok(Args {
+            bytes,
+            detached,
+            marks,
+        })
     }
 
     /// Arguments encoded elsewhere, none detached.
@@ -151,7 +169,26 @@ impl Args {
         Args {
             bytes: SmallVec::from_vec(bytes),
             detached: Vec::new(),
+            marks: Vec::new(),
         }
+    }
+
+    /// The arguments with every detached buffer put back in its place, as
+    /// one message: for attached workers, whose transports may carry
+    /// exactly one message each way per call (MPI's links do).
+    pub(crate) fn inlined(&self) -> Cow<'_, [u8]> {
+        if self.detached.is_empty() {
+            return Cow::Borrowed(&self.bytes);
+        }
+        let mut out = Vec::with_capacity(self.len() + 9 * self.detached.len());
+        let mut from = 0;
+        for (&at, buf) in self.marks.iter().zip(&self.detached) {
+            out.extend_from_slice(&self.bytes[from..at]);
+            codec::encode_elem(buf, &mut out).expect("byte buffers always encode");
+            from = at + 1;
+        }
+        out.extend_from_slice(&self.bytes[from..]);
+        Cow::Owned(out)
     }
 
     /// The bytes on the wire, detached buffers included.
@@ -170,7 +207,6 @@ pub(crate) enum Lens<'a> {
 }
 
 impl Lens<'_> {
-    #[cfg(test)]
     pub(crate) const NONE: Lens<'static> = Lens::Buffers(&[]);
 
     pub(crate) fn len(&self) -> usize {
@@ -245,6 +281,30 @@ mod test {
         assert_eq!(input.take::<String>().unwrap(), "x");
         assert_eq!(input.take::<Vec<u16>>().unwrap().len(), DETACH_MIN);
         input.end().unwrap();
+    }
+
+    #[test]
+    fn inlined_arguments_decode_as_the_detached_ones() {
+        let big = vec![5u8; DETACH_MIN];
+        let args = Args::encode(|out| {
+            out.put(7u32)?;
+            out.put(big.clone())?;
+            out.put(String::from("between"))?;
+            out.put(big.clone())?;
+            out.put(vec![1u8, 2])
+        })
+        .unwrap();
+        assert_eq!(args.detached.len(), 2);
+        let inlined = args.inlined();
+        let mut input = Input::new(&inlined, Vec::new());
+        assert_eq!(input.take::<u32>().unwrap(), 7);
+        assert_eq!(input.take::<Vec<u8>>().unwrap(), big);
+        assert_eq!(input.take::<String>().unwrap(), "between");
+        assert_eq!(input.take::<Vec<u8>>().unwrap(), big);
+        assert_eq!(input.take::<Vec<u8>>().unwrap(), [1, 2]);
+        input.end().unwrap();
+        let small = encode(3u8);
+        assert!(matches!(small.inlined(), Cow::Borrowed(b) if b == [3]));
     }
 
     #[test]

@@ -86,14 +86,14 @@ pub static DEFAULT_TRANSPORT: [fn(Builder) -> Builder];
 /// ```
 pub fn serve_attached<C: Channel>(channel: C, max_message_size: usize) -> ! {
     IN_WORKER.store(true, Ordering::Relaxed);
-    crate::worker::serve(channel, max_message_size)
+    crate::worker::serve(channel, max_message_size, false)
 }
 
 /// Worker side of a transport: connect, then serve. Not a public API.
 #[doc(hidden)]
 pub fn serve<T: Transport>(max_message_size: usize) -> ! {
     match T::connect(max_message_size) {
-        Ok(channel) => crate::worker::serve(channel, max_message_size),
+        Ok(channel) => crate::worker::serve(channel, max_message_size, true),
         Err(error) => {
             eprintln!(
                 "procs worker: cannot connect over the `{}` transport: {error}",

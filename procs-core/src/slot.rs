@@ -20,17 +20,19 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::BoxError;
-use crate::codec::{self, Message, Task};
+use crate::codec::{self, Task};
 use crate::detached::Lens;
 use crate::direct::Lent;
 use crate::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::job::{Answers, Job, Reply};
-use crate::launch::{Worker, check_hello, is_protocol_error, lost_reason, retire, worker_command};
+use crate::launch::{Worker, is_protocol_error, lost_reason, retire};
 use crate::proc::Spec;
 use crate::spare::Spare;
 use crate::watch::{Killed, Watch};
+
+mod start;
 
 /// Unanswered request bytes allowed per worker beyond the first request.
 const PIPELINE_BYTES: usize = 16 << 10;
@@ -286,14 +288,9 @@ impl Slot {
                 return self.send(first);
             }
         }
-        let tasks = job.tasks.iter().map(|t| Task {
-            seq: t.index as u64,
-            args: &t.args.bytes,
-            detached: Lens::Buffers(&t.args.detached),
-        });
-        codec::encode_request(&mut self.buf, job.id, tasks);
-        let detached = job.tasks.iter().flat_map(|t| &t.args.detached);
-        let largest = detached.clone().map(Vec::len).max().unwrap_or(0);
+        let detach = !matches!(self.config.source, Source::Attach(_));
+        let detached = encode_tasks(&mut self.buf, job.id, &job.tasks, detach);
+        let largest = detached.iter().map(|b| b.len()).max().unwrap_or(0);
         if self.buf.len().max(largest) > self.config.max_message_size {
             let error = self.too_large(job.id, self.buf.len().max(largest));
             return self.fail_first(job, error);
@@ -491,110 +488,6 @@ impl Slot {
             limit: self.config.max_message_size as u64,
         }
     }
-
-    fn start(&mut self) -> Result<Worker, Error> {
-        let config = self.config.clone();
-        let max = config.max_message_size;
-        let (mut channel, child) = match &config.source {
-            Source::Spawn(transport) => {
-                let cmd = worker_command(transport.name(), max);
-                let (channel, child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
-                config
-                    .watch
-                    .spawned(self.index, child.id(), config.handshake_timeout);
-                (channel, Some(child))
-            }
-            Source::Attach(attach) => (attach.attach(self.index, max).map_err(Error::Spawn)?, None),
-        };
-        let hello = channel.recv();
-        let killed = config.watch.end(self.index);
-        self.worker = Some(Worker {
-            channel,
-            child,
-            tasks: 0,
-        });
-        let greeted = match (hello, killed) {
-            (_, Some(Killed::Handshake(timeout))) => Err(Error::HandshakeTimeout { timeout }),
-            (_, Some(_)) => Err(Error::PoolClosed),
-            (Ok(Some(msg)), None) => match codec::decode(&msg) {
-                Ok(Message::Hello(hello)) => check_hello(hello),
-                Ok(_) => Err(Error::Malformed("hello")),
-                Err(error) => Err(error),
-            },
-            (Ok(None), None) => {
-                return Err(match self.discard(false) {
-                    Some((exit, _)) => Error::StartupFailed { exit },
-                    None => Error::Transport("the attached worker closed its link".into()),
-                });
-            }
-            (Err(error), None) => Err(Error::Transport(error)),
-        };
-        let ready = greeted.and_then(|()| self.initialize());
-        match ready {
-            Ok(()) => Ok(self.worker.take().expect("live")),
-            Err(error) => {
-                self.discard(true);
-                Err(error)
-            }
-        }
-    }
-
-    /// Runs the pool's initializer, if any, in the fresh worker.
-    fn initialize(&mut self) -> Result<(), Error> {
-        let config = self.config.clone();
-        let Some(init) = &config.initializer else {
-            return Ok(());
-        };
-        let task = Task {
-            seq: 0,
-            args: &init.args.bytes,
-            detached: Lens::Buffers(&init.args.detached),
-        };
-        codec::encode_request(&mut self.buf, init.id, std::iter::once(task));
-        let largest = init.args.detached.iter().map(Vec::len).max().unwrap_or(0);
-        if self.buf.len().max(largest) > config.max_message_size {
-            return Err(self.too_large(init.id, self.buf.len().max(largest)));
-        }
-        config
-            .watch
-            .begin(self.index, init.timeout.or(config.timeout), None);
-        let worker = self.worker.as_mut().expect("started");
-        let trip = match send_all(&mut *worker.channel, &self.buf, &init.args.detached)
-            .and_then(|()| worker.channel.recv())
-        {
-            Ok(Some(msg)) => Trip::Answered(msg),
-            Ok(None) => Trip::Closed,
-            Err(error) => Trip::Failed(error),
-        };
-        let killed = config.watch.end(self.index);
-        let outcome = match (trip, killed) {
-            (Trip::Answered(msg), None) => codec::decode(&msg).and_then(|m| match m {
-                Message::Response(outcomes) if outcomes.len() == 1 => {
-                    match outcomes.into_iter().next().expect("one").result {
-                        // The initializer's value is not wanted, but what
-                        // was detached from it follows on the link.
-                        Ok((_, lens)) => lens.iter().try_for_each(|_| {
-                            let worker = self.worker.as_mut().expect("started");
-                            match worker.channel.recv_into(&mut Vec::new()) {
-                                Ok(true) => Ok(()),
-                                Ok(false) => Err(Error::Transport("link closed".into())),
-                                Err(error) => Err(Error::Transport(error)),
-                            }
-                        }),
-                        Err(failure) => Err(failure.into_error(init.id)),
-                    }
-                }
-                _ => Err(Error::Malformed("response")),
-            }),
-            (_, Some(reason)) => Err(killed_error(reason, init.id)),
-            (Trip::Closed, None) => Err(self.broken(init.id, None)),
-            (Trip::Failed(error), None) => Err(self.broken(init.id, Some(error))),
-        };
-        outcome.map_err(|error| Error::InitializerFailed {
-            id: init.id.to_owned(),
-            source: Box::new(error),
-        })
-    }
 }
 
 /// The bytes a job's request takes on the wire, detached buffers included,
@@ -604,6 +497,34 @@ fn request_len(job: &Job) -> usize {
     let task =
         |t: &crate::job::Task| 8 + 8 + 4 + t.args.len() + t.args.detached.len() * (8 + header);
     header + 1 + 4 + 4 + job.id.len() + job.tasks.iter().map(task).sum::<usize>()
+}
+
+/// Encodes a request for `tasks` into `buf` and returns the buffers to send
+/// after it. Attached workers get every buffer inline instead (see
+/// `Args::inlined`).
+fn encode_tasks<'a>(
+    buf: &mut Vec<u8>,
+    id: &str,
+    tasks: &'a [crate::job::Task],
+    detach: bool,
+) -> Vec<&'a Vec<u8>> {
+    if detach {
+        let each = tasks.iter().map(|t| Task {
+            seq: t.index as u64,
+            args: &t.args.bytes,
+            detached: Lens::Buffers(&t.args.detached),
+        });
+        codec::encode_request(buf, id, each);
+        return tasks.iter().flat_map(|t| &t.args.detached).collect();
+    }
+    let inlined: Vec<_> = tasks.iter().map(|t| t.args.inlined()).collect();
+    let each = tasks.iter().zip(&inlined).map(|(t, args)| Task {
+        seq: t.index as u64,
+        args,
+        detached: Lens::NONE,
+    });
+    codec::encode_request(buf, id, each);
+    Vec::new()
 }
 
 /// Sends a request and then the buffers detached from it.

@@ -19,7 +19,10 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
+/// Serves calls on `channel`; `detach` says whether large byte buffers of
+/// results may travel as messages of their own (not for attached workers,
+/// whose transports may carry one message per answer).
+pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize, detach: bool) -> ! {
     // The parent reports panics with their message and location; printing
     // them here too would only duplicate them on the shared stderr.
     panic::set_hook(Box::new(record_panic));
@@ -61,7 +64,7 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize) -> ! {
             let first_detached = detached_out.len();
             let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
             let ran = match &remote {
-                Ok(remote) => run(remote, &task, detached, &mut out, &mut detached_out),
+                Ok(remote) => run(remote, &task, detached, &mut out, &mut detached_out, detach),
                 Err(failure) => Err(failure.clone()),
             };
             if let Err(failure) = ran {
@@ -146,6 +149,7 @@ fn run(
     detached: Vec<Vec<u8>>,
     out: &mut Vec<u8>,
     detached_out: &mut Vec<Vec<u8>>,
+    detach: bool,
 ) -> Result<(), Failure> {
     let start = out.len();
     let first_detached = detached_out.len();
@@ -154,7 +158,7 @@ fn run(
     // consistent, as with threads.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut input = Input::new(task.args, detached);
-        codec::push_outcome_with(out, task.seq, detached_out, |out| {
+        codec::push_outcome_with(out, task.seq, detached_out, detach, |out| {
             (remote.invoke)(&mut input, out)
         })
     }));

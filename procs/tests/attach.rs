@@ -13,6 +13,15 @@ use procs::{Attach, BoxError, Channel, Error, Pool, frame, proc, remote};
 
 const ROLE: &str = "PROCS_TEST_ATTACH_SOCKET";
 
+/// `a` then `b` reversed: large buffers both ways, which attached workers
+/// get and give inline, one message per call each way.
+#[remote]
+fn join_reversed(a: Vec<u8>, b: Vec<u8>) -> Vec<u8> {
+    let mut out = a;
+    out.extend(b.into_iter().rev());
+    out
+}
+
 #[remote]
 fn square(x: u64) -> u64 {
     x * x
@@ -130,6 +139,14 @@ fn a_pool_serves_through_workers_it_did_not_start() {
         other => panic!("expected a panic, got {other:?}"),
     }
     assert_eq!(pool.call(proc!(square(9))).unwrap(), 81);
+    let (a, b) = (
+        vec![1u8; 1 << 20],
+        (0..=255u8).cycle().take(3 << 20).collect::<Vec<_>>(),
+    );
+    let mut want = a.clone();
+    want.extend(b.iter().rev());
+    let got = pool.call(proc!(join_reversed(a, b))).unwrap();
+    assert!(got == want, "large buffers through an attached worker");
 
     // A worker that dies is lost, not replaced by the pool; one that dials
     // in again is attached for the next call.
