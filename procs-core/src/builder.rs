@@ -132,6 +132,10 @@ impl Builder {
     /// The transport that starts and reaches the workers; defaults to the
     /// one the `procs` facade picked from its features.
     ///
+    /// [`build`](Self::build) refuses a transport whose
+    /// [`NAME`](Transport::NAME) another transport linked into the binary
+    /// also registers: re-executed workers find theirs by name.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -296,6 +300,23 @@ impl Builder {
             }
         }
         let source = self.source.ok_or(Error::NoTransport)?;
+        if let Source::Spawn(transport) = &source {
+            // A re-executed worker finds its transport by name: two of one
+            // name would route some workers to the wrong one. (None is fine
+            // for a transport whose workers are other programs.)
+            let name = transport.name();
+            if crate::entry::TRANSPORTS
+                .iter()
+                .filter(|t| t.name == name)
+                .count()
+                > 1
+            {
+                return Err(invalid(
+                    "transport",
+                    "shares its NAME with another transport linked into this binary",
+                ));
+            }
+        }
         let workers = match (&source, self.workers) {
             (_, Some(0)) => return Err(invalid("workers", "must be at least 1")),
             (Source::Attach(attach), Some(n)) if n > attach.workers() => {
@@ -383,5 +404,59 @@ impl fmt::Debug for Builder {
                 &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),
             )
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::process::{Child, Command};
+
+    use super::*;
+    use crate::{BoxError, Channel};
+
+    struct Never;
+
+    impl Channel for Never {
+        type Error = std::io::Error;
+        fn send(&mut self, _: &[u8]) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::Unsupported.into())
+        }
+        fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+    }
+
+    macro_rules! transport {
+        ($name:ident, $id:literal) => {
+            #[derive(Default)]
+            struct $name;
+
+            impl Transport for $name {
+                type Channel = Never;
+                const NAME: &'static str = $id;
+                fn spawn(&self, _: Command, _: usize) -> Result<(Never, Child), BoxError> {
+                    Err("never spawns".into())
+                }
+                fn connect(_: usize) -> Result<Never, BoxError> {
+                    Err("never connects".into())
+                }
+            }
+        };
+    }
+
+    transport!(Twin, "test-twin");
+    transport!(OtherTwin, "test-twin");
+    crate::register_transport!(Twin);
+    crate::register_transport!(OtherTwin);
+
+    #[test]
+    fn two_transports_of_one_name_are_refused() {
+        match Builder::new().transport(Twin).build() {
+            Err(Error::InvalidSetting { setting, problem }) => {
+                assert_eq!(setting, "transport");
+                assert!(problem.contains("shares its NAME"), "{problem}");
+            }
+            other => panic!("expected an invalid transport, got {other:?}"),
+        }
     }
 }
