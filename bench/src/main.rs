@@ -19,6 +19,7 @@
 
 mod cases;
 mod child;
+mod cpu;
 mod options;
 mod python;
 mod remote;

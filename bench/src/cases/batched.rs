@@ -7,6 +7,7 @@ use std::time::Instant;
 use procs::Pool;
 
 use super::{Ctx, procs_error, warm_pool};
+use crate::cpu::Cpu;
 use crate::python::NOT_FOUND;
 use crate::remote::inc;
 use crate::stats::{count, median, rate};
@@ -21,6 +22,9 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let pool = warm_pool(Pool::builder().workers(2))?;
     let mut procs = Vec::new();
     let mut python = Vec::new();
+    // Over every repetition: the slot threads and workers idle while Python
+    // runs, and the caller waits for it without using CPU.
+    let cpu_before = Cpu::now();
     for rep in 0..reps {
         let started = Instant::now();
         let sum = pool
@@ -43,6 +47,10 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             python.last().map_or("-".into(), |&r| rate(r, "tasks"))
         );
     }
+    eprintln!(
+        "   {}",
+        Cpu::now().per_call_since(&cpu_before, tasks * reps as u64)
+    );
     let procs = median(&procs);
     let mut rows = vec![Row::labelled(
         format!(

@@ -7,6 +7,7 @@ use std::time::Instant;
 use procs::Pool;
 
 use super::{Ctx, procs_error, warm_pool};
+use crate::cpu::Cpu;
 use crate::python::NOT_FOUND;
 use crate::remote::inc;
 use crate::stats::{median, rate};
@@ -21,6 +22,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let pool = warm_pool(Pool::builder().workers(2).chunk_size(1))?;
     let mut procs = Vec::new();
     let mut python = Vec::new();
+    // See the batched case: Python's runs add nothing to these threads.
+    let cpu_before = Cpu::now();
     for rep in 0..reps {
         let started = Instant::now();
         let sum = pool
@@ -43,6 +46,10 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             python.last().map_or("-".into(), |&r| rate(r, "tasks"))
         );
     }
+    eprintln!(
+        "   {}",
+        Cpu::now().per_call_since(&cpu_before, TASKS * reps as u64)
+    );
     let procs = median(&procs);
     if ctx.python.is_none() {
         return Ok(vec![Row::not_applicable(CASE, NOT_FOUND, goal)]);
