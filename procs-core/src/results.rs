@@ -86,6 +86,31 @@ pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
     })
 }
 
+/// The smoothed time per call and the next batch size after an answer that
+/// took `sample` per call. The time is learned with a `pinned` batch size
+/// too: whether jobs may be pipelined depends on it (with `chunk_size(1)`
+/// it once stayed unknown, and every call waited for the one before).
+fn adapted(
+    per_task: Option<f64>,
+    batch: usize,
+    sample: Duration,
+    pinned: bool,
+) -> (Option<f64>, usize) {
+    let sample = sample.as_secs_f64().max(1e-9);
+    let smoothed = match per_task {
+        Some(old) => 0.5 * old + 0.5 * sample,
+        None => sample,
+    };
+    if pinned {
+        return (Some(smoothed), batch);
+    }
+    let ideal = BATCH_TIME.as_secs_f64() / smoothed;
+    // Grow at most fourfold per answer, so one fast sample cannot make a
+    // batch of slow calls.
+    let batch = (ideal as usize).clamp(1, (batch * 4).min(MAX_BATCH));
+    (Some(smoothed), batch)
+}
+
 /// A slot of the reorder window: one call, answered or not.
 struct Pending {
     id: &'static str,
@@ -239,21 +264,11 @@ impl<'a> RawResults<'a> {
         self.pool.submit(job);
     }
 
-    /// Learns from a batch's time per call how large the next ones should be.
+    /// Learns from a batch's time per call how large the next ones should be
+    /// (unless the pool pins the size) and whether they may be pipelined.
     fn adapt(&mut self, per_task: Duration) {
-        if self.pool.chunk_size().is_some() {
-            return;
-        }
-        let sample = per_task.as_secs_f64().max(1e-9);
-        let smoothed = match self.per_task {
-            Some(old) => 0.5 * old + 0.5 * sample,
-            None => sample,
-        };
-        self.per_task = Some(smoothed);
-        let ideal = BATCH_TIME.as_secs_f64() / smoothed;
-        // Grow at most fourfold per answer, so one fast sample cannot make a
-        // batch of slow calls.
-        self.batch = (ideal as usize).clamp(1, (self.batch * 4).min(MAX_BATCH));
+        let pinned = self.pool.chunk_size().is_some();
+        (self.per_task, self.batch) = adapted(self.per_task, self.batch, per_task, pinned);
     }
 
     /// Takes one more call from the input, answered already or not.
@@ -336,5 +351,31 @@ impl Drop for RawResults<'_> {
         if self.unanswered > 0 {
             self.pool.cancelled();
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn the_time_per_call_is_learned_whatever_the_batch_size() {
+        let fast = Duration::from_micros(5);
+        // A pinned size stays, but the time is learned, so short calls are
+        // pipelined.
+        let (per_task, batch) = adapted(None, 1, fast, true);
+        assert_eq!(batch, 1);
+        assert!(per_task.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64()));
+        // Adaptive: grows at most fourfold per answer, up to the cap.
+        let (_, batch) = adapted(None, 1, fast, false);
+        assert_eq!(batch, 4);
+        let (_, batch) = adapted(Some(5e-6), MAX_BATCH, fast, false);
+        assert_eq!(
+            batch,
+            MAX_BATCH.min((BATCH_TIME.as_secs_f64() / 5e-6) as usize)
+        );
+        // Slow calls travel one by one.
+        let (_, batch) = adapted(None, 64, Duration::from_millis(10), false);
+        assert_eq!(batch, 1);
     }
 }
