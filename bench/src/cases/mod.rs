@@ -122,6 +122,19 @@ pub(crate) fn warm_pool(builder: procs::Builder) -> Result<Pool, String> {
     Ok(pool)
 }
 
+/// Runs 1,000 trivial calls on `pool`, as the Python anchors do on theirs
+/// before their clock starts.
+pub(crate) fn warm(pool: &Pool) -> Result<(), String> {
+    let sum: u64 = pool
+        .pmap(crate::remote::inc, 0..1000u64)
+        .sum::<Result<u64, _>>()
+        .map_err(|e| e.to_string())?;
+    match sum {
+        500_500 => Ok(()),
+        _ => Err("the warm-up tasks returned wrong results".into()),
+    }
+}
+
 /// Turns a procs error into the case's error.
 pub(crate) fn procs_error(error: procs::Error) -> String {
     error.to_string()
