@@ -122,6 +122,12 @@ pub(crate) fn warm_pool(builder: procs::Builder) -> Result<Pool, String> {
     Ok(pool)
 }
 
+/// A pause before each timed repetition of a stream case, procs' and
+/// Python's alike: right after a Python run (which allocates and frees
+/// hundreds of MiB), procs repetitions ran at half speed with twice the CPU
+/// per call, while the same repetitions back to back did not.
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Runs 1,000 trivial calls on `pool`, as the Python anchors do on theirs
 /// before their clock starts.
 pub(crate) fn warm(pool: &Pool) -> Result<(), String> {

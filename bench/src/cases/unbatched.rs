@@ -29,6 +29,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
         // (1,000 tasks), so does procs: the machine may have idled or run
         // Python since the last repetition, and the first milliseconds after
         // that run at half speed on these VMs.
+        std::thread::sleep(crate::cases::SETTLE);
         warm(&pool)?;
         let started = Instant::now();
         let sum = pool
@@ -42,6 +43,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
         procs.push(TASKS as f64 / seconds);
 
         if let Some(py) = &ctx.python {
+            std::thread::sleep(crate::cases::SETTLE);
             let report = py.run("pool.py", &["imap1".into(), TASKS.to_string()])?;
             python.push(TASKS as f64 / report.number("seconds")?);
         }
