@@ -9,7 +9,7 @@ use std::any::Any;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::BoxError;
-use crate::detached::{Lens, Output};
+use crate::detached::{Args, Lens, Output};
 use crate::error::{Error, PanicInfo, Payload};
 
 /// Bumped whenever the envelope layout or its meaning changes.
@@ -221,6 +221,47 @@ pub(crate) fn encode_request<'a>(
         put_bytes64(buf, task.args);
         put_lens(buf, task.detached);
     }
+}
+
+/// Encodes a request for `calls` (sequence number and arguments) of the
+/// function `id` into `buf`, and returns the buffers to send after it. With
+/// `detach` false (attached workers), every buffer goes inline instead (see
+/// [`Args::inlined`]).
+pub(crate) fn encode_calls<'a, I>(
+    buf: &mut Vec<u8>,
+    id: &str,
+    calls: I,
+    detach: bool,
+) -> Vec<&'a Vec<u8>>
+where
+    I: ExactSizeIterator<Item = (u64, &'a Args)> + Clone,
+{
+    if detach {
+        let each = calls.clone().map(|(seq, args)| Task {
+            seq,
+            args: &args.bytes,
+            detached: Lens::Buffers(&args.detached),
+        });
+        encode_request(buf, id, each);
+        return calls.flat_map(|(_, args)| &args.detached).collect();
+    }
+    let inlined: Vec<_> = calls.clone().map(|(_, args)| args.inlined()).collect();
+    let each = calls.zip(&inlined).map(|((seq, _), args)| Task {
+        seq,
+        args,
+        detached: Lens::NONE,
+    });
+    encode_request(buf, id, each);
+    Vec::new()
+}
+
+/// The longest of a request and the buffers sent after it: what the
+/// message size limit applies to.
+pub(crate) fn largest_message(request: &[u8], detached: &[&Vec<u8>]) -> usize {
+    detached
+        .iter()
+        .map(|b| b.len())
+        .fold(request.len(), usize::max)
 }
 
 fn put_lens(buf: &mut Vec<u8>, lens: Lens<'_>) {

@@ -15,11 +15,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::codec::{self, Message, Task};
-use crate::detached::Lens;
+use crate::codec::{self, Message};
 use crate::error::Error;
 use crate::job::Reply;
-use crate::launch::{Worker, lost_reason, retire};
+use crate::launch::{Broke, Worker, lost_reason, retire};
 use crate::proc::Spec;
 use crate::spare::Spare;
 use crate::watch::Watch;
@@ -27,14 +26,6 @@ use crate::watch::Watch;
 /// The workers lent by idle slots, one place per slot.
 pub(crate) struct Lent {
     places: Box<[Mutex<Option<Worker>>]>,
-}
-
-/// Why a direct call did not go as planned.
-enum Broke {
-    /// The channel failed or closed (`None`) during the call.
-    Link(Option<crate::BoxError>),
-    /// The worker answered something that is not an answer to the call.
-    Garbage,
 }
 
 impl Lent {
@@ -88,17 +79,13 @@ fn call_on(
 ) -> Result<Reply, Error> {
     let id = spec.id;
     let mut request = Vec::new();
-    let task = Task {
-        seq: 0,
-        args: &spec.args.bytes,
-        detached: Lens::Buffers(&spec.args.detached),
-    };
-    codec::encode_request(&mut request, id, std::iter::once(task));
-    let largest = spec.args.detached.iter().map(Vec::len).max().unwrap_or(0);
-    if request.len().max(largest) > max_message_size {
+    let call = std::iter::once((0, &spec.args));
+    let detached = codec::encode_calls(&mut request, id, call, true);
+    let size = codec::largest_message(&request, &detached);
+    if size > max_message_size {
         return Err(Error::TooLarge {
             id: id.to_owned(),
-            size: request.len().max(largest) as u64,
+            size: size as u64,
             limit: max_message_size as u64,
         });
     }
@@ -175,13 +162,9 @@ fn round_trip(
         spare.give(buf);
     }
     for len in lens {
-        let mut buf = spare.take_for(usize::try_from(len).unwrap_or(usize::MAX));
-        match channel.recv_into(&mut buf) {
-            Ok(true) if buf.len() as u64 == len => reply.detached.push(buf),
-            Ok(true) => return Err(Broke::Garbage),
-            Ok(false) => return Err(Broke::Link(None)),
-            Err(error) => return Err(Broke::Link(Some(error))),
-        }
+        reply
+            .detached
+            .push(spare.receive(len, |b| channel.recv_into(b))?);
     }
     Ok(Ok(reply))
 }

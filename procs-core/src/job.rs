@@ -99,20 +99,13 @@ impl Job {
 
     /// Answers every call with the result `results` gives for it.
     pub(crate) fn finish(
-        mut self,
+        self,
         per_task: Option<Duration>,
         results: impl IntoIterator<Item = Result<Reply, Error>>,
     ) {
         let indexes = self.tasks.iter().map(|t| t.index);
         let results = indexes.zip(results).collect();
-        if let Some(reply) = self.reply.take() {
-            // The caller may have gone; nobody is left to tell.
-            let _ = reply.send(Done {
-                id: self.id,
-                results,
-                per_task,
-            });
-        }
+        self.finish_indexed(per_task, results);
     }
 
     /// Answers the calls with their results, each with the call's position

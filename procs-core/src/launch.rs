@@ -69,6 +69,14 @@ pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Comman
     cmd
 }
 
+/// How a link broke during an exchange with its worker.
+pub(crate) enum Broke {
+    /// The channel failed, or closed (`None`).
+    Link(Option<BoxError>),
+    /// The worker sent something that is not an answer to the request.
+    Garbage,
+}
+
 /// Retires a worker: the watchdog forgets it, its channel is closed, and it
 /// is reaped, killed at once (`kill_now`) or after a grace period. Returns
 /// its exit and whether it ended on its own (`None` for an attached worker,

@@ -20,14 +20,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::BoxError;
-use crate::codec::{self, Task};
-use crate::detached::Lens;
+use crate::codec;
 use crate::direct::Lent;
 use crate::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::job::{Answers, Job, Reply};
-use crate::launch::{Worker, is_protocol_error, lost_reason, retire};
+use crate::launch::{Broke, Worker, is_protocol_error, lost_reason, retire};
 use crate::proc::Spec;
 use crate::spare::Spare;
 use crate::watch::{Killed, Watch};
@@ -289,10 +288,11 @@ impl Slot {
             }
         }
         let detach = !matches!(self.config.source, Source::Attach(_));
-        let detached = encode_tasks(&mut self.buf, job.id, &job.tasks, detach);
-        let largest = detached.iter().map(|b| b.len()).max().unwrap_or(0);
-        if self.buf.len().max(largest) > self.config.max_message_size {
-            let error = self.too_large(job.id, self.buf.len().max(largest));
+        let calls = job.tasks.iter().map(|t| (t.index as u64, &t.args));
+        let detached = codec::encode_calls(&mut self.buf, job.id, calls, detach);
+        let size = codec::largest_message(&self.buf, &detached);
+        if size > self.config.max_message_size {
+            let error = self.too_large(job.id, size);
             return self.fail_first(job, error);
         }
         let worker = self.worker.as_mut().expect("started above");
@@ -391,23 +391,19 @@ impl Slot {
         let worker = self.worker.as_mut().expect("jobs in flight have a worker");
         for (index, lens) in wanted {
             for len in lens {
-                let mut buf = self
-                    .spare
-                    .take_for(usize::try_from(len).unwrap_or(usize::MAX));
-                let error = match worker.channel.recv_into(&mut buf) {
-                    Ok(true) if buf.len() as u64 == len => {
+                let error = match self.spare.receive(len, |b| worker.channel.recv_into(b)) {
+                    Ok(buf) => {
                         if let (_, Ok(reply)) = &mut results[index] {
                             reply.detached.push(buf);
                         }
                         continue;
                     }
-                    Ok(true) => {
+                    Err(Broke::Garbage) => {
                         job.fail(|| Error::Malformed("response"));
                         self.abandon(true);
                         return None;
                     }
-                    Ok(false) => None,
-                    Err(error) => Some(error),
+                    Err(Broke::Link(error)) => error,
                 };
                 // The calls ran, but their results are lost with the link.
                 let reason = self.broken(job.id, error);
@@ -497,34 +493,6 @@ fn request_len(job: &Job) -> usize {
     let task =
         |t: &crate::job::Task| 8 + 8 + 4 + t.args.len() + t.args.detached.len() * (8 + header);
     header + 1 + 4 + 4 + job.id.len() + job.tasks.iter().map(task).sum::<usize>()
-}
-
-/// Encodes a request for `tasks` into `buf` and returns the buffers to send
-/// after it. Attached workers get every buffer inline instead (see
-/// `Args::inlined`).
-fn encode_tasks<'a>(
-    buf: &mut Vec<u8>,
-    id: &str,
-    tasks: &'a [crate::job::Task],
-    detach: bool,
-) -> Vec<&'a Vec<u8>> {
-    if detach {
-        let each = tasks.iter().map(|t| Task {
-            seq: t.index as u64,
-            args: &t.args.bytes,
-            detached: Lens::Buffers(&t.args.detached),
-        });
-        codec::encode_request(buf, id, each);
-        return tasks.iter().flat_map(|t| &t.args.detached).collect();
-    }
-    let inlined: Vec<_> = tasks.iter().map(|t| t.args.inlined()).collect();
-    let each = tasks.iter().zip(&inlined).map(|(t, args)| Task {
-        seq: t.index as u64,
-        args,
-        detached: Lens::NONE,
-    });
-    codec::encode_request(buf, id, each);
-    Vec::new()
 }
 
 /// Sends a request and then the buffers detached from it.

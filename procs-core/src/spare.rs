@@ -14,7 +14,9 @@
 //! zeros, which is fine for a buffer about to be overwritten), and leaves
 //! them in place otherwise.
 
+use crate::BoxError;
 use crate::detached::DETACH_MIN;
+use crate::launch::Broke;
 
 #[derive(Debug, Default)]
 pub(crate) struct Spare(Option<Vec<u8>>);
@@ -31,12 +33,30 @@ impl Spare {
         self.0 = Some(buf);
     }
 
+    /// Receives a detached buffer of `len` bytes with `recv_into` (a
+    /// channel's), into the spare if it fits.
+    pub(crate) fn receive<E: Into<BoxError>>(
+        &mut self,
+        len: u64,
+        recv_into: impl FnOnce(&mut Vec<u8>) -> Result<bool, E>,
+    ) -> Result<Vec<u8>, Broke> {
+        // A lying length cannot make us allocate: the spare is used only if
+        // it is big enough, and the channel checks the real length.
+        let mut buf = self.take_for(usize::try_from(len).unwrap_or(usize::MAX));
+        match recv_into(&mut buf) {
+            Ok(true) if buf.len() as u64 == len => Ok(buf),
+            Ok(true) => Err(Broke::Garbage),
+            Ok(false) => Err(Broke::Link(None)),
+            Err(error) => Err(Broke::Link(Some(error.into()))),
+        }
+    }
+
     /// A buffer to receive `len` bytes into: the spare if it fits without
     /// wasting more than half of itself, else an empty one.
     ///
     /// The spare keeps its length, so that receiving into it overwrites
     /// bytes instead of zeroing them first.
-    pub(crate) fn take_for(&mut self, len: usize) -> Vec<u8> {
+    fn take_for(&mut self, len: usize) -> Vec<u8> {
         match self.0.take() {
             Some(buf) if buf.capacity() >= len && buf.capacity() / 2 <= len => buf,
             other => {

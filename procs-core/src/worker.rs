@@ -8,6 +8,7 @@ use std::process;
 use crate::codec::{self, Failure, Hello, Message, Request, Task};
 use crate::detached::{Input, Lens};
 use crate::error::{Location, PanicInfo};
+use crate::launch::Broke;
 use crate::registry::{CallError, Lookup, Remote, registry};
 use crate::spare::Spare;
 use crate::transport::Channel;
@@ -109,14 +110,11 @@ fn receive_detached<'a>(
     let mut bufs = Vec::new();
     for lens in lens {
         for len in lens.iter() {
-            // A lying length cannot make us allocate: the spare is used only
-            // if it is big enough, and the channel checks the real length.
-            let mut buf = spare.take_for(usize::try_from(len).unwrap_or(usize::MAX));
-            match channel.recv_into(&mut buf) {
-                Ok(true) if buf.len() as u64 == len => bufs.push(buf),
-                Ok(true) => fail("a detached buffer of another length than announced"),
-                Ok(false) => process::exit(0),
-                Err(error) => fail(&format!("cannot receive: {error}")),
+            match spare.receive(len, |buf| channel.recv_into(buf)) {
+                Ok(buf) => bufs.push(buf),
+                Err(Broke::Garbage) => fail("a detached buffer of another length than announced"),
+                Err(Broke::Link(None)) => process::exit(0),
+                Err(Broke::Link(Some(error))) => fail(&format!("cannot receive: {error}")),
             }
         }
     }

@@ -16,8 +16,8 @@
 //! parent reads a response's right after the response), and a reader that
 //! dies is seen as an error, not waited for.
 
-use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use procs_core::frame::HEADER_LEN;
@@ -29,10 +29,10 @@ pub(crate) const SPLICE_MIN: usize = 1 << 20;
 /// Writes `msg` as one frame (the same bytes as
 /// [`procs_core::frame::write_frame`]), splicing the body, and returns once
 /// the reader has read all of it.
-pub(crate) fn write_frame(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
-    let header = (msg.len() as u64).to_le_bytes();
-    write_all(fd, &header)?;
-    debug_assert_eq!(header.len(), HEADER_LEN);
+pub(crate) fn write_frame(w: &mut (impl Write + AsFd), msg: &[u8]) -> io::Result<()> {
+    let header: [u8; HEADER_LEN] = (msg.len() as u64).to_le_bytes();
+    w.write_all(&header)?;
+    let fd = w.as_fd();
     let mut rest = msg;
     while !rest.is_empty() {
         let iov = libc::iovec {
@@ -54,22 +54,6 @@ pub(crate) fn write_frame(fd: BorrowedFd<'_>, msg: &[u8]) -> io::Result<()> {
         }
     }
     drained(fd)
-}
-
-fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        // SAFETY: writes from memory we borrow for the call.
-        let n = unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-        match n {
-            n if n > 0 => bytes = &bytes[n as usize..],
-            0 => return Err(io::ErrorKind::WriteZero.into()),
-            _ => match io::Error::last_os_error() {
-                e if e.kind() == io::ErrorKind::Interrupted => {}
-                e => return Err(e),
-            },
-        }
-    }
-    Ok(())
 }
 
 /// Waits until the pipe holds nothing: the reader has read every spliced
@@ -111,7 +95,6 @@ fn drained(fd: BorrowedFd<'_>) -> io::Result<()> {
 mod test {
     use super::*;
     use std::io::Read;
-    use std::os::fd::AsFd;
 
     fn pipe() -> (std::fs::File, std::fs::File) {
         let mut fds = [0; 2];
@@ -129,7 +112,7 @@ mod test {
 
     #[test]
     fn spliced_frames_read_like_written_ones_and_the_sender_may_reuse_its_buffer() {
-        let (mut rx, tx) = pipe();
+        let (mut rx, mut tx) = pipe();
         let mut msg: Vec<u8> = (0..3 * SPLICE_MIN + 5).map(|i| (i % 251) as u8).collect();
         let expected = msg.clone();
         let reader = std::thread::spawn(move || {
@@ -143,11 +126,11 @@ mod test {
             }
             frames
         });
-        write_frame(tx.as_fd(), &msg).unwrap();
+        write_frame(&mut tx, &msg).unwrap();
         // Returned: the reader has everything, so changing the buffer now
         // must not change what it got.
         msg.iter_mut().for_each(|b| *b = 0);
-        write_frame(tx.as_fd(), &msg).unwrap();
+        write_frame(&mut tx, &msg).unwrap();
         let frames = reader.join().unwrap();
         assert!(
             frames[0] == expected,
@@ -158,14 +141,14 @@ mod test {
 
     #[test]
     fn a_reader_that_goes_away_is_an_error_not_a_wait() {
-        let (mut rx, tx) = pipe();
+        let (mut rx, mut tx) = pipe();
         let msg = vec![1u8; 4 * SPLICE_MIN];
         let reader = std::thread::spawn(move || {
             let mut some = vec![0u8; 1000];
             rx.read_exact(&mut some).unwrap();
             // Dropped with most of the message unread.
         });
-        let err = write_frame(tx.as_fd(), &msg).unwrap_err();
+        let err = write_frame(&mut tx, &msg).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
         reader.join().unwrap();
     }

@@ -64,7 +64,7 @@ impl Channel for PipeChannel {
 
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         if msg.len() >= splice::SPLICE_MIN {
-            return splice::write_frame(self.tx.as_fd(), msg);
+            return splice::write_frame(&mut self.tx, msg);
         }
         // Straight to the pipe: `Sender::flush` calls fsync, which fails on a
         // pipe, so no BufWriter may sit in front of it.
@@ -194,6 +194,12 @@ const ENDS: usize = 2;
 /// Sends the worker's two ends over `socket`, with one byte of data (a
 /// stream socket carries no ancillary data without some).
 fn send_ends(socket: BorrowedFd<'_>, ends: [BorrowedFd<'_>; ENDS]) -> io::Result<()> {
+    with_message(|msg| send_ends_in(socket, ends, msg))
+}
+
+/// One byte of data and room for one `SCM_RIGHTS` header of `ENDS` fds, as a
+/// `msghdr` naming buffers that live for the call of `f`.
+fn with_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     let mut byte = [0u8];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
@@ -206,17 +212,25 @@ fn send_ends(socket: BorrowedFd<'_>, ends: [BorrowedFd<'_>; ENDS]) -> io::Result
     msg.msg_iovlen = 1;
     msg.msg_control = control.0.as_mut_ptr().cast();
     msg.msg_controllen = control_len() as _;
+    f(&mut msg)
+}
+
+fn send_ends_in(
+    socket: BorrowedFd<'_>,
+    ends: [BorrowedFd<'_>; ENDS],
+    msg: &mut libc::msghdr,
+) -> io::Result<()> {
     // SAFETY: msg_control points to `control_len()` bytes, aligned and large
     // enough for one header and `ENDS` fds, so CMSG_FIRSTHDR is non-null and
     // CMSG_DATA points to room for them; sendmsg only reads what msg names.
     let sent = unsafe {
-        let header = libc::CMSG_FIRSTHDR(&msg);
+        let header = libc::CMSG_FIRSTHDR(msg);
         (*header).cmsg_level = libc::SOL_SOCKET;
         (*header).cmsg_type = libc::SCM_RIGHTS;
         (*header).cmsg_len = libc::CMSG_LEN(mem::size_of::<[RawFd; ENDS]>() as u32) as _;
         let fds = ends.map(|end| end.as_raw_fd());
         ptr::write_unaligned(libc::CMSG_DATA(header).cast::<[RawFd; ENDS]>(), fds);
-        libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+        libc::sendmsg(socket.as_raw_fd(), msg, libc::MSG_NOSIGNAL)
     };
     match sent {
         1 => Ok(()),
@@ -228,21 +242,13 @@ fn send_ends(socket: BorrowedFd<'_>, ends: [BorrowedFd<'_>; ENDS]) -> io::Result
 /// Receives the two ends [`send_ends`] sent, close-on-exec so that nothing
 /// the worker spawns holds its parent link.
 fn recv_ends(socket: BorrowedFd<'_>) -> io::Result<[OwnedFd; ENDS]> {
-    let mut byte = [0u8];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: byte.len(),
-    };
-    let mut control = ControlBuffer([0; 64]);
-    // SAFETY: msghdr is plain data, valid when zeroed.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = control_len() as _;
+    with_message(|msg| recv_ends_in(socket, msg))
+}
+
+fn recv_ends_in(socket: BorrowedFd<'_>, msg: &mut libc::msghdr) -> io::Result<[OwnedFd; ENDS]> {
     let received = loop {
         // SAFETY: msg names buffers we own, of the lengths it gives.
-        let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        let n = unsafe { libc::recvmsg(socket.as_raw_fd(), msg, libc::MSG_CMSG_CLOEXEC) };
         if n >= 0 {
             break n;
         }
@@ -259,7 +265,7 @@ fn recv_ends(socket: BorrowedFd<'_>) -> io::Result<[OwnedFd; ENDS]> {
     // header is followed by that many fds, now open in this process and
     // owned by nothing else.
     unsafe {
-        let mut header = libc::CMSG_FIRSTHDR(&msg);
+        let mut header = libc::CMSG_FIRSTHDR(msg);
         while !header.is_null() {
             if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
                 let bytes = (*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
@@ -268,7 +274,7 @@ fn recv_ends(socket: BorrowedFd<'_>) -> io::Result<[OwnedFd; ENDS]> {
                     fds.push(OwnedFd::from_raw_fd(ptr::read_unaligned(data.add(i))));
                 }
             }
-            header = libc::CMSG_NXTHDR(&msg, header);
+            header = libc::CMSG_NXTHDR(msg, header);
         }
     }
     if received != 1 || msg.msg_flags & libc::MSG_CTRUNC != 0 {

@@ -6,6 +6,7 @@ mod cold_start;
 pub(crate) mod memory;
 mod payload;
 mod scaling;
+mod stream;
 mod unbatched;
 mod unordered;
 mod warm_call;
@@ -120,25 +121,6 @@ pub(crate) fn warm_pool(builder: procs::Builder) -> Result<Pool, String> {
         return Err("the warm-up tasks returned wrong results".into());
     }
     Ok(pool)
-}
-
-/// A pause before each timed repetition of a stream case, procs' and
-/// Python's alike: right after a Python run (which allocates and frees
-/// hundreds of MiB), procs repetitions ran at half speed with twice the CPU
-/// per call, while the same repetitions back to back did not.
-pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Runs 1,000 trivial calls on `pool`, as the Python anchors do on theirs
-/// before their clock starts.
-pub(crate) fn warm(pool: &Pool) -> Result<(), String> {
-    let sum: u64 = pool
-        .pmap(crate::remote::inc, 0..1000u64)
-        .sum::<Result<u64, _>>()
-        .map_err(|e| e.to_string())?;
-    match sum {
-        500_500 => Ok(()),
-        _ => Err("the warm-up tasks returned wrong results".into()),
-    }
 }
 
 /// Turns a procs error into the case's error.

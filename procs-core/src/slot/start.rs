@@ -1,8 +1,7 @@
 //! Starting a slot's worker: spawn or attach, the greeting, the initializer.
 
 use super::{Slot, Trip, killed_error, send_all};
-use crate::codec::{self, Message, Task};
-use crate::detached::Lens;
+use crate::codec::{self, Message};
 use crate::erased::Source;
 use crate::error::Error;
 use crate::launch::{Worker, check_hello, worker_command};
@@ -64,19 +63,12 @@ impl Slot {
         let Some(init) = &config.initializer else {
             return Ok(());
         };
-        // Attached workers get their arguments inline (see `Args::inlined`).
         let detach = !matches!(config.source, Source::Attach(_));
-        let inlined = (!detach).then(|| init.args.inlined());
-        let detached: &[Vec<u8>] = if detach { &init.args.detached } else { &[] };
-        let task = Task {
-            seq: 0,
-            args: inlined.as_deref().unwrap_or(&init.args.bytes),
-            detached: Lens::Buffers(detached),
-        };
-        codec::encode_request(&mut self.buf, init.id, std::iter::once(task));
-        let largest = detached.iter().map(Vec::len).max().unwrap_or(0);
-        if self.buf.len().max(largest) > config.max_message_size {
-            return Err(self.too_large(init.id, self.buf.len().max(largest)));
+        let call = std::iter::once((0, &init.args));
+        let detached = codec::encode_calls(&mut self.buf, init.id, call, detach);
+        let size = codec::largest_message(&self.buf, &detached);
+        if size > config.max_message_size {
+            return Err(self.too_large(init.id, size));
         }
         config
             .watch
