@@ -36,16 +36,19 @@ options:
     )
 }
 
-pub(crate) fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    use lexopt::prelude::*;
+
     let mut quick = false;
     let mut chosen: Vec<&'static Case> = Vec::new();
-    for arg in args {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Options::Help),
-            "--list" => return Ok(Options::List),
-            "--quick" => quick = true,
-            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
-            name => {
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Options::Help),
+            Long("list") => return Ok(Options::List),
+            Long("quick") => quick = true,
+            Value(name) => {
+                let name = name.string().map_err(|e| e.to_string())?;
                 let case = CASES
                     .iter()
                     .find(|case| case.name == name)
@@ -54,6 +57,7 @@ pub(crate) fn parse(args: impl Iterator<Item = String>) -> Result<Options, Strin
                     chosen.push(case);
                 }
             }
+            other => return Err(other.unexpected().to_string()),
         }
     }
     // Table order, whatever the order on the command line.

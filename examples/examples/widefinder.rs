@@ -11,34 +11,19 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examples::widefinder::{
+use clap::Parser;
+use clap::builder::PossibleValuesParser;
+use indicatif::{ProgressBar, ProgressStyle};
+use memmap2::Mmap;
+use widefinder::{
     Chunk, Counts, DEFAULT_SEED, count_procs, count_threads, default_chunk, format_size, generate,
     parse_size, scan_file_serial, split, top,
 };
-use indicatif::{ProgressBar, ProgressStyle};
-use memmap2::Mmap;
-
-const USAGE: &str = "\
-usage: widefinder [LOG] [options]
-
-Prints the 10 most fetched articles of an Apache access log (Tim Bray's Wide
-Finder), found in worker processes with procs, and the time against a serial
-scan and rayon threads. Without LOG, a synthetic log is generated once and
-cached under target/widefinder/.
-
-options:
-  --size SIZE          size of the generated log (default 1GiB; e.g. 64MiB)
-  --seed N             seed of the generated log (default 2007)
-  --workers N          worker processes and threads (default: the machine's cores)
-  --chunk SIZE         bytes per task (default: 2 tasks per worker, 1MiB to 256MiB)
-  --transport NAME     pipe or ipc, as built (default: procs' default transport)
-  --serial | --threads | --procs
-                       run only that mode (default: all three, compared)
-  -h, --help           this text";
 
 /// The transports this build of the example can use.
 const TRANSPORTS: &[&str] = &[
@@ -55,30 +40,73 @@ enum Mode {
     Procs,
 }
 
+/// Prints the 10 most fetched articles of an Apache access log (Tim Bray's
+/// Wide Finder), found in worker processes with procs, and the time against
+/// a serial scan and rayon threads.
+#[derive(Debug, Parser)]
+#[command(name = "widefinder")]
 struct Options {
+    /// The access log to scan; without it, a synthetic log is generated once
+    /// and cached under target/widefinder/.
     log: Option<PathBuf>,
+    /// Size of the generated log, e.g. 64MiB.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     size: u64,
+    /// Seed of the generated log.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
-    workers: usize,
+    /// Worker processes and threads [default: the machine's cores].
+    #[arg(long)]
+    workers: Option<NonZeroUsize>,
+    /// Bytes per task [default: 2 tasks per worker, 1MiB to 256MiB].
+    #[arg(long, value_parser = parse_chunk)]
     chunk: Option<u64>,
-    /// `None` for the default transport.
+    /// The transport of the procs mode [default: procs' default transport].
+    #[arg(long, value_parser = PossibleValuesParser::new(TRANSPORTS.iter().copied()))]
     transport: Option<String>,
-    modes: Vec<Mode>,
+    /// Run the serial scan (with no mode flag, all three run and are compared).
+    #[arg(long)]
+    serial: bool,
+    /// Run the scan on rayon threads.
+    #[arg(long)]
+    threads: bool,
+    /// Run the scan in procs worker processes.
+    #[arg(long)]
+    procs: bool,
+}
+
+impl Options {
+    fn modes(&self) -> Vec<Mode> {
+        let chosen = [
+            (self.serial, Mode::Serial),
+            (self.threads, Mode::Threads),
+            (self.procs, Mode::Procs),
+        ];
+        let modes: Vec<Mode> = chosen.iter().filter(|c| c.0).map(|c| c.1).collect();
+        if modes.is_empty() {
+            vec![Mode::Serial, Mode::Threads, Mode::Procs]
+        } else {
+            modes
+        }
+    }
+
+    fn workers(&self) -> usize {
+        self.workers
+            .or_else(|| std::thread::available_parallelism().ok())
+            .map_or(1, NonZeroUsize::get)
+    }
+}
+
+fn parse_chunk(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("a chunk must be at least 1 byte".into()),
+        chunk => Ok(chunk),
+    }
 }
 
 fn main() -> ExitCode {
     procs::init();
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("widefinder: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::parse();
     match run(&options) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -87,56 +115,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        log: None,
-        size: 1 << 30,
-        seed: DEFAULT_SEED,
-        workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        chunk: None,
-        transport: None,
-        modes: Vec::new(),
-    };
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--size" => options.size = parse_size(&value("--size")?)?,
-            "--seed" => {
-                options.seed = value("--seed")?
-                    .parse()
-                    .map_err(|_| "--seed needs a number")?
-            }
-            "--workers" => {
-                options.workers = value("--workers")?
-                    .parse()
-                    .map_err(|_| "--workers needs a number")?;
-                if options.workers == 0 {
-                    return Err("--workers must be at least 1".into());
-                }
-            }
-            "--chunk" => {
-                let chunk = parse_size(&value("--chunk")?)?;
-                if chunk == 0 {
-                    return Err("--chunk must be at least 1 byte".into());
-                }
-                options.chunk = Some(chunk);
-            }
-            "--transport" => options.transport = Some(value("--transport")?),
-            "--serial" => options.modes.push(Mode::Serial),
-            "--threads" => options.modes.push(Mode::Threads),
-            "--procs" => options.modes.push(Mode::Procs),
-            flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
-            path if options.log.is_none() => options.log = Some(path.into()),
-            extra => return Err(format!("unexpected argument `{extra}`")),
-        }
-    }
-    if options.modes.is_empty() {
-        options.modes = vec![Mode::Serial, Mode::Threads, Mode::Procs];
-    }
-    Ok(Some(options))
 }
 
 fn run(options: &Options) -> Result<bool, String> {
@@ -154,25 +132,26 @@ fn run(options: &Options) -> Result<bool, String> {
     };
     let map = map(&log)?;
     let data: &[u8] = map.as_deref().unwrap_or_default();
+    let workers = options.workers();
     let chunk = options
         .chunk
-        .unwrap_or_else(|| default_chunk(data.len() as u64, options.workers));
+        .unwrap_or_else(|| default_chunk(data.len() as u64, workers));
     let chunks = split(data, chunk as usize);
     println!(
         "{} chunks of about {}, {} workers",
         chunks.len(),
         format_size(chunk),
-        options.workers
+        workers
     );
 
     let mut runs: Vec<(Mode, Duration, Counts)> = Vec::new();
-    for &mode in &options.modes {
+    for mode in options.modes() {
         let started = Instant::now();
         let counts = match mode {
             Mode::Serial => {
                 scan_file_serial(&log).map_err(|e| format!("cannot scan {}: {e}", log.display()))?
             }
-            Mode::Threads => threads(data, &chunks, options.workers)?,
+            Mode::Threads => threads(data, &chunks, workers)?,
             Mode::Procs => procs_scan(&log, &chunks, options)?,
         };
         runs.push((mode, started.elapsed(), counts));
@@ -238,7 +217,7 @@ fn threads(data: &[u8], chunks: &[Chunk], workers: usize) -> Result<Counts, Stri
 }
 
 fn procs_scan(log: &Path, chunks: &[Chunk], options: &Options) -> Result<Counts, String> {
-    let builder = procs::Pool::builder().workers(options.workers);
+    let builder = procs::Pool::builder().workers(options.workers());
     let builder = match options.transport.as_deref() {
         None => builder,
         #[cfg(feature = "pipe")]

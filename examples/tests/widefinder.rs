@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use examples::widefinder::{
+use widefinder::{
     Counts, DEFAULT_SEED, count_procs, count_threads, generate, scan_file_serial, split,
 };
 

@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use examples::widefinder::{count_procs, scan_file_serial, split, top};
 use procs::{Error, MpiTransport, Pool, call, pmap, proc, remote};
+use widefinder::{count_procs, scan_file_serial, split, top};
 
 /// The rank and process that ran the call.
 #[remote]

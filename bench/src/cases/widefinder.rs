@@ -12,12 +12,12 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use examples::widefinder::{
+use memmap2::Mmap;
+use procs::Pool;
+use widefinder::{
     Counts, DEFAULT_SEED, count_procs, count_threads, default_chunk, format_size, generate,
     scan_file_serial, split, top,
 };
-use memmap2::Mmap;
-use procs::Pool;
 
 use super::Ctx;
 use crate::python::NOT_FOUND;

@@ -10,7 +10,7 @@ use super::{Chunk, Counts, merge, scan, scan_chunk};
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::{count_threads, split};
+/// use widefinder::{count_threads, split};
 ///
 /// let log = b"x \"GET /ongoing/When/200x/2006/10/08/A HTTP/1.1\"\n".repeat(3);
 /// let counts = count_threads(&log, &split(&log, 40), 2, &|| {})?;
@@ -53,7 +53,7 @@ pub fn count_threads(
 /// # Examples
 ///
 /// ```no_run
-/// use examples::widefinder::{count_procs, split};
+/// use widefinder::{count_procs, split};
 ///
 /// let data = std::fs::read("access.log").map_err(|e| e.to_string())?;
 /// let pool = procs::Pool::builder().build().map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::parse_size;
+/// use widefinder::parse_size;
 ///
 /// assert_eq!(parse_size("64MiB"), Ok(64 << 20));
 /// assert_eq!(parse_size("2k"), Ok(2048));
@@ -39,7 +39,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::format_size;
+/// use widefinder::format_size;
 ///
 /// assert_eq!(format_size(1 << 30), "1.00 GiB");
 /// assert_eq!(format_size(512), "512 B");

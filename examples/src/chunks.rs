@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::Chunk;
+/// use widefinder::Chunk;
 ///
 /// let chunk = Chunk { offset: 10, len: 5 };
 /// assert_eq!(chunk.range(), 10..15);
@@ -25,7 +25,7 @@ impl Chunk {
     /// # Examples
     ///
     /// ```
-    /// # use examples::widefinder::Chunk;
+    /// # use widefinder::Chunk;
     /// assert_eq!(Chunk { offset: 0, len: 3 }.range(), 0..3);
     /// ```
     pub fn range(&self) -> std::ops::Range<usize> {
@@ -45,7 +45,7 @@ impl Chunk {
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::default_chunk;
+/// use widefinder::default_chunk;
 ///
 /// assert_eq!(default_chunk(1 << 30, 2), 256 << 20);
 /// assert_eq!(default_chunk(1000, 2), 1 << 20);
@@ -61,7 +61,7 @@ pub fn default_chunk(len: u64, workers: usize) -> u64 {
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::{split, Chunk};
+/// use widefinder::{split, Chunk};
 ///
 /// let chunks = split(b"aa\nbb\ncc", 4);
 /// assert_eq!(chunks, [Chunk { offset: 0, len: 6 }, Chunk { offset: 6, len: 2 }]);

@@ -5,7 +5,7 @@ use super::Counts;
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::{top, Counts};
+/// use widefinder::{top, Counts};
 ///
 /// let counts: Counts = [(b"b".to_vec(), 2), (b"a".to_vec(), 2), (b"c".to_vec(), 5)].into();
 /// assert_eq!(top(&counts, 2), [(5, "c".to_string()), (2, "a".to_string())]);

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::{generate, DEFAULT_SEED};
+/// use widefinder::{generate, DEFAULT_SEED};
 ///
 /// let (mut a, mut b) = (Vec::new(), Vec::new());
 /// generate(&mut a, 10_000, DEFAULT_SEED, |_| {})?;
@@ -169,7 +169,7 @@ fn popularity() -> Vec<f64> {
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::{generate, scan, DEFAULT_SEED};
+/// use widefinder::{generate, scan, DEFAULT_SEED};
 ///
 /// let mut log = Vec::new();
 /// generate(&mut log, 100_000, DEFAULT_SEED, |_| {})?;

@@ -14,7 +14,7 @@ use super::Chunk;
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::Counts;
+/// use widefinder::Counts;
 ///
 /// let mut counts = Counts::new();
 /// *counts.entry(b"2006/10/08/Grief".to_vec()).or_insert(0) += 1;
@@ -41,7 +41,7 @@ fn finder() -> &'static memmem::Finder<'static> {
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::scan;
+/// use widefinder::scan;
 ///
 /// let log = b"h - - [08/Oct/2006:06:37:48 -0700] \"GET /ongoing/When/200x/2006/10/08/Grief HTTP/1.1\" 200 5945\n";
 /// assert_eq!(scan(log)[&b"2006/10/08/Grief"[..]], 1);
@@ -98,7 +98,7 @@ fn article_at(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
 /// # Examples
 ///
 /// ```
-/// use examples::widefinder::{merge, Counts};
+/// use widefinder::{merge, Counts};
 ///
 /// let mut total: Counts = [(b"a".to_vec(), 1)].into();
 /// merge(&mut total, [(b"a".to_vec(), 2), (b"b".to_vec(), 1)].into());
@@ -117,7 +117,7 @@ pub fn merge(into: &mut Counts, from: Counts) {
 /// # Examples
 ///
 /// ```no_run
-/// use examples::widefinder::{scan_chunk, split, Counts};
+/// use widefinder::{scan_chunk, split, Counts};
 ///
 /// let path = std::path::PathBuf::from("access.log");
 /// let data = std::fs::read(&path)?;
@@ -168,7 +168,7 @@ pub(crate) fn map_file(path: &Path) -> std::io::Result<Option<Mmap>> {
 /// # Examples
 ///
 /// ```no_run
-/// let counts = examples::widefinder::scan_file_serial("access.log".as_ref())?;
+/// let counts = widefinder::scan_file_serial("access.log".as_ref())?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
@@ -225,7 +225,7 @@ mod test {
     #[test]
     fn generated_log_scan_equals_line_by_line_reference() {
         let mut log = Vec::new();
-        crate::widefinder::generate(&mut log, 2 << 20, 99, |_| {}).unwrap();
+        crate::generate(&mut log, 2 << 20, 99, |_| {}).unwrap();
         let counts = scan(&log);
         assert_eq!(counts, reference(&log));
         assert!(counts.len() > 100);
