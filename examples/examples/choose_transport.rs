@@ -2,7 +2,7 @@
 //! is enabled), and `ipc` explicitly for a call with a large argument, which
 //! then crosses through shared memory instead of the socket.
 //!
-//! Run with `cargo run --release -p examples --features ipc --example choose_transport`.
+//! Run with `cargo run --release -p widefinder --features ipc --example choose_transport`.
 
 use procs::{DefaultTransport, IpcTransport, Pool, Transport, proc, remote};
 

@@ -3,7 +3,7 @@
 //! file names so both share it, page cache warm. One repetition runs, in
 //! turn: a plain read of the file (the I/O floor), the serial scan, rayon
 //! threads, procs with 2 workers, and the Python wf-6 anchor. The Rust modes
-//! are the `examples` crate's functions, so the algorithm is exactly the
+//! are the `widefinder` crate's functions, so the algorithm is exactly the
 //! example's; the pools are started inside the timing, as the example does.
 //! Every mode's result is checked against the serial one.
 
