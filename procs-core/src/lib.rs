@@ -28,50 +28,35 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod attach;
-mod builder;
-mod call;
-mod codec;
-mod detached;
-mod direct;
-mod entry;
-mod erased;
+mod api;
 mod error;
 mod exit;
-pub mod frame;
-mod job;
-mod launch;
-mod pmap;
 mod pool;
-mod proc;
-mod registry;
-mod remote_fn;
-mod results;
-mod slot;
-mod spare;
-mod spin;
+mod remote;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod transport;
-mod unordered;
-mod watch;
+mod util;
+mod wire;
 mod worker;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use attach::Attach;
-pub use builder::Builder;
-pub use call::{Calls, call, marker};
-pub use entry::{init, serve_attached as serve};
-pub use error::{BoxError, Error, Location, PanicInfo, Payload};
+pub use api::builder::Builder;
+pub use api::call::{Calls, call, marker};
+pub use api::pmap::{pmap, pmap_unordered};
+pub use api::pool::Pool;
+pub use api::proc::Proc;
+pub use api::results::Results;
+pub use api::unordered::Unordered;
+pub use error::{Error, Payload};
 pub use exit::Exit;
-pub use pmap::{pmap, pmap_unordered};
-pub use pool::Pool;
-pub use proc::Proc;
-pub use remote_fn::RemoteFn;
-pub use results::Results;
-pub use transport::{Channel, Transport};
-pub use unordered::Unordered;
+pub use remote::remote_fn::RemoteFn;
+pub use transport::attach::Attach;
+pub use transport::frame;
+pub use transport::{BoxError, Channel, Transport};
+pub use wire::panic::{Location, PanicInfo};
+pub use worker::entry::{init, serve_attached as serve};

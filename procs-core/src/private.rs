@@ -7,9 +7,11 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use linkme;
 
-pub use crate::detached::{Input, Output};
-pub use crate::entry::{DEFAULT_TRANSPORT, TRANSPORTS, TransportEntry, serve};
-pub use crate::registry::{CallError, REMOTES, Remote};
+pub use crate::api::builder::DEFAULT_TRANSPORT;
+pub use crate::remote::registry::{CallError, REMOTES, Remote};
+pub use crate::transport::registry::{TRANSPORTS, TransportEntry};
+pub use crate::wire::detached::{Input, Output};
+pub use crate::worker::entry::serve;
 
 /// The `TypeId` of a function item, named by value because it cannot be
 /// named by type.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::remote::{abort, die_while_replying, exit_with, filled, pid, sleep_then_echo};
 use super::support::{Misrouted, Stalled, children};
 use super::{HANDSHAKE, builder, no_new_children, pool, serial, still_serves};
-use crate::entry::EXIT_NO_TRANSPORT;
+use crate::wire::env::EXIT_NO_TRANSPORT;
 use crate::{Error, Pool, Transport, proc};
 
 /// A worker that calls `std::process::exit` mid-task fails that task with

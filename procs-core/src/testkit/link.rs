@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::support::{eventually, worker_command};
 use super::{MAX_MESSAGE, PATIENCE, serial};
-use crate::codec::{self, Message};
+use crate::wire::codec::{self, Message};
 use crate::{Channel, Transport};
 
 /// `spawn` starts a worker whose `connect` reaches the parent, and the

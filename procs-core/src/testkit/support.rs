@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::entry::ENV_WORKER;
+use crate::wire::env::ENV_WORKER;
 use crate::{BoxError, Channel, Transport};
 
 /// Bytes that cross as one length and one copy, not element by element, so
@@ -151,7 +151,7 @@ crate::register_transport!(StallTransport);
 /// The command a pool would run for a worker of `T`, for checks that drive a
 /// channel by hand.
 pub(super) fn worker_command<T: Transport>(max_message_size: usize) -> Command {
-    crate::launch::worker_command(T::NAME, max_message_size)
+    crate::pool::launch::worker_command(T::NAME, max_message_size)
 }
 
 /// The pids of this process's children, zombies included.

@@ -1,0 +1,9 @@
+//! The application API: what users of procs call.
+
+pub(crate) mod builder;
+pub(crate) mod call;
+pub(crate) mod pmap;
+pub(crate) mod pool;
+pub(crate) mod proc;
+pub(crate) mod results;
+pub(crate) mod unordered;

@@ -1,0 +1,81 @@
+//! The ordered stream of results of one `call` or `pmap`.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Payload};
+use crate::pool::job::Reply;
+use crate::pool::stream::RawResults;
+
+/// An iterator over the results of [`call`](crate::api::call) or
+/// [`pmap`](crate::api::pmap), in input order.
+///
+/// Each result is yielded as soon as it and every result before it are
+/// ready. The input is consumed lazily with a bounded look-ahead (the pool's
+/// window), so an endless input runs in constant memory and results do not
+/// pile up ahead of a slow consumer. Dropping the iterator cancels the work
+/// still queued.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::{pmap, Results};
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let results: Results<'_, u64> = pmap(square, 0..10);
+/// let squares: Vec<u64> = results.collect::<Result<_, _>>()?;
+/// assert_eq!(squares[9], 81);
+/// # Ok::<(), procs_core::Error>(())
+/// ```
+pub struct Results<'a, R> {
+    raw: RawResults<'a>,
+    out: PhantomData<fn() -> R>,
+}
+
+impl<'a, R> Results<'a, R> {
+    pub(crate) fn new(raw: RawResults<'a>) -> Self {
+        Results {
+            raw,
+            out: PhantomData,
+        }
+    }
+}
+
+impl<R: DeserializeOwned + 'static> Iterator for Results<'_, R> {
+    type Item = Result<R, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (id, result) = self.raw.next()?;
+        Some(result.and_then(|reply| decode_reply(id, reply)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
+}
+
+impl<R> fmt::Debug for Results<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Results")
+            .field("yielded", &self.raw.yielded())
+            .field("pending", &self.raw.pending())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
+    id: &str,
+    mut reply: Reply,
+) -> Result<R, Error> {
+    let mut input = reply.input();
+    let value = input.take().and_then(|value| input.end().map(|()| value));
+    value.map_err(|source| Error::Decode {
+        id: id.to_owned(),
+        payload: Payload::Result,
+        source,
+    })
+}

@@ -1,0 +1,177 @@
+//! A single call on an idle worker, made by the calling thread itself.
+//!
+//! A call through the queue crosses three threads (caller, slot, worker):
+//! two hand-offs more than a plain round trip, and on a small VM each
+//! wake-up across CPUs costs tens of microseconds, more than the round trip
+//! itself. So a slot with nothing to do lends its worker here before it
+//! waits for work; a caller with one plain call (no deadline) borrows an idle
+//! worker, writes the request and reads the answer itself, and gives the
+//! worker back. A slot takes its worker back before it runs anything else,
+//! waiting for a caller that has it.
+//!
+//! What the slot would do on a failure, the caller does here: it retires the
+//! worker (the slot starts a new one when it next needs it) and reports the
+//! death or the broken channel exactly as the slot would.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::Error;
+use crate::pool::job::Reply;
+use crate::pool::launch::{Worker, lost_reason, retire};
+use crate::pool::spec::Spec;
+use crate::pool::watch::Watch;
+use crate::wire::Broke;
+use crate::wire::codec::{self, Message};
+use crate::wire::spare::Spare;
+
+/// The workers lent by idle slots, one place per slot.
+pub(crate) struct Lent {
+    places: Box<[Mutex<Option<Worker>>]>,
+}
+
+impl Lent {
+    pub(crate) fn new(slots: usize) -> Lent {
+        Lent {
+            places: (0..slots).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    /// Lends the idle worker of slot `index`.
+    pub(crate) fn lend(&self, index: usize, worker: Worker) {
+        *lock(&self.places[index]) = Some(worker);
+    }
+
+    /// Takes the worker of slot `index` back, waiting for a caller using it;
+    /// `None` if a caller retired it.
+    pub(crate) fn reclaim(&self, index: usize) -> Option<Worker> {
+        lock(&self.places[index]).take()
+    }
+
+    /// Runs `spec` on an idle worker, or gives it back if none is idle.
+    pub(crate) fn call(
+        &self,
+        spec: Spec,
+        watch: &Watch,
+        max_message_size: usize,
+        max_tasks: Option<usize>,
+    ) -> Result<Result<Reply, Error>, Spec> {
+        for (index, place) in self.places.iter().enumerate() {
+            let Ok(mut guard) = place.try_lock() else {
+                continue;
+            };
+            let Some(worker) = guard.as_mut() else {
+                continue;
+            };
+            if max_tasks.is_some_and(|max| worker.tasks >= max) {
+                continue;
+            }
+            return Ok(call_on(guard, index, spec, watch, max_message_size));
+        }
+        Err(spec)
+    }
+}
+
+fn call_on(
+    mut guard: MutexGuard<'_, Option<Worker>>,
+    index: usize,
+    spec: Spec,
+    watch: &Watch,
+    max_message_size: usize,
+) -> Result<Reply, Error> {
+    let id = spec.id;
+    let mut request = Vec::new();
+    let call = std::iter::once((0, &spec.args));
+    let detached = codec::encode_calls(&mut request, id, call, true);
+    let size = codec::largest_message(&request, &detached);
+    if size > max_message_size {
+        return Err(Error::TooLarge {
+            id: id.to_owned(),
+            size: size as u64,
+            limit: max_message_size as u64,
+        });
+    }
+    let worker = guard.as_mut().expect("checked by the caller");
+    match round_trip(worker, &request, spec) {
+        Ok(result) => {
+            worker.tasks += 1;
+            result
+        }
+        Err(broke) => {
+            // Reaped before the place is free again: a pool shut down or
+            // killed meanwhile waits for this, so it never returns with a
+            // child left.
+            let worker = guard.take().expect("still lent");
+            let (error, garbage) = match broke {
+                Broke::Link(error) => (error, false),
+                Broke::Garbage => (None, true),
+            };
+            let garbage = garbage
+                || error
+                    .as_deref()
+                    .is_some_and(crate::pool::launch::is_protocol_error);
+            let (retired, killed) = retire(worker, watch, index, garbage);
+            if killed.is_some() || watch.is_pool_killed() {
+                return Err(Error::PoolClosed);
+            }
+            drop(guard);
+            if garbage && error.is_none() {
+                return Err(Error::Malformed("response"));
+            }
+            Err(lost_reason(id, error, retired, false, garbage))
+        }
+    }
+}
+
+/// Sends the request and its detached buffers, and reads the answer: the
+/// call's outcome, or how the link broke.
+fn round_trip(
+    worker: &mut Worker,
+    request: &[u8],
+    mut spec: Spec,
+) -> Result<Result<Reply, Error>, Broke> {
+    let channel = &mut *worker.channel;
+    channel.send(request).map_err(|e| Broke::Link(Some(e)))?;
+    for buf in &spec.args.detached {
+        channel.send(buf).map_err(|e| Broke::Link(Some(e)))?;
+    }
+    let msg = match channel.recv() {
+        Ok(Some(msg)) => Arc::new(msg),
+        Ok(None) => return Err(Broke::Link(None)),
+        Err(error) => return Err(Broke::Link(Some(error))),
+    };
+    let outcome = match codec::decode(&msg) {
+        Ok(Message::Response(outcomes)) if outcomes.len() == 1 => {
+            outcomes.into_iter().next().expect("one")
+        }
+        _ => return Err(Broke::Garbage),
+    };
+    if outcome.seq != 0 {
+        return Err(Broke::Garbage);
+    }
+    let (bytes, lens) = match outcome.result {
+        Ok(value) => value,
+        Err(failure) => return Ok(Err(failure.into_error(spec.id))),
+    };
+    let start = bytes.as_ptr() as usize - msg.as_ptr() as usize;
+    let range = start..start + bytes.len();
+    let lens: Vec<u64> = lens.iter().collect();
+    let mut reply = Reply::new(msg.clone(), range);
+    // The call ran and will not run again: its large arguments can take its
+    // large results.
+    let mut spare = Spare::default();
+    for buf in std::mem::take(&mut spec.args.detached) {
+        spare.give(buf);
+    }
+    for len in lens {
+        reply
+            .detached
+            .push(spare.receive(len, |b| channel.recv_into(b))?);
+    }
+    Ok(Ok(reply))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,218 @@
+//! A unit of work on its way from a caller to a worker and back: one call,
+//! or a batch of calls of one function sent in one message.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::error::{Error, Payload};
+use crate::wire::codec::Failure;
+use crate::wire::detached::{Args, Input};
+
+/// A function's encoded return value, borrowed from the message it came in
+/// (shared by the calls of a batch) so that it is not copied out of it.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    msg: Arc<Vec<u8>>,
+    range: Range<usize>,
+    /// The large byte buffers detached from the value.
+    pub(crate) detached: Vec<Vec<u8>>,
+}
+
+impl Reply {
+    pub(crate) fn new(msg: Arc<Vec<u8>>, range: Range<usize>) -> Reply {
+        debug_assert!(range.end <= msg.len());
+        Reply {
+            msg,
+            range,
+            detached: Vec::new(),
+        }
+    }
+
+    /// The value's bytes and its detached buffers, ready to decode.
+    pub(crate) fn input(&mut self) -> Input<'_> {
+        Input::new(
+            &self.msg[self.range.clone()],
+            std::mem::take(&mut self.detached),
+        )
+    }
+}
+
+/// Each call's position and outcome.
+pub(crate) type Answers = Vec<(usize, Result<Reply, Error>)>;
+
+/// What a job yields: each call's position and outcome, and how long the
+/// worker took per call (for adaptive batching; `None` if it did not run).
+pub(crate) struct Done {
+    /// The function the calls called.
+    pub(crate) id: &'static str,
+    pub(crate) results: Answers,
+    pub(crate) per_task: Option<Duration>,
+}
+
+/// Shared by every job of one call: set when the caller stops listening.
+pub(crate) type CancelFlag = Arc<AtomicBool>;
+
+/// One call of a job: its position in its `call` and its encoded arguments.
+pub(crate) struct Task {
+    pub(crate) index: usize,
+    pub(crate) args: Args,
+}
+
+pub(crate) struct Job {
+    pub(crate) id: &'static str,
+    pub(crate) tasks: Vec<Task>,
+    /// The deadline of each call, if the procs set one; such jobs hold one
+    /// call and are never pipelined.
+    pub(crate) timeout: Option<Duration>,
+    /// Whether the job is known to be short enough to wait in a worker's
+    /// pipe behind another; a long job there would sit idle while another
+    /// worker might be free.
+    pub(crate) pipelined: bool,
+    pub(crate) cancel: CancelFlag,
+    reply: Option<Sender<Done>>,
+}
+
+impl Job {
+    pub(crate) fn new(
+        id: &'static str,
+        tasks: Vec<Task>,
+        timeout: Option<Duration>,
+        cancel: CancelFlag,
+        reply: Sender<Done>,
+    ) -> Job {
+        Job {
+            id,
+            tasks,
+            timeout,
+            pipelined: false,
+            cancel,
+            reply: Some(reply),
+        }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Answers every call with the result `results` gives for it.
+    pub(crate) fn finish(
+        self,
+        per_task: Option<Duration>,
+        results: impl IntoIterator<Item = Result<Reply, Error>>,
+    ) {
+        let indexes = self.tasks.iter().map(|t| t.index);
+        let results = indexes.zip(results).collect();
+        self.finish_indexed(per_task, results);
+    }
+
+    /// Answers the calls with their results, each with the call's position
+    /// (as the job's tasks list them).
+    pub(crate) fn finish_indexed(mut self, per_task: Option<Duration>, results: Answers) {
+        debug_assert!(
+            results
+                .iter()
+                .map(|r| r.0)
+                .eq(self.tasks.iter().map(|t| t.index))
+        );
+        if let Some(reply) = self.reply.take() {
+            // The caller may have gone; nobody is left to tell.
+            let _ = reply.send(Done {
+                id: self.id,
+                results,
+                per_task,
+            });
+        }
+    }
+
+    /// Answers every call with an error made by `error`.
+    pub(crate) fn fail(self, error: impl Fn() -> Error) {
+        let n = self.tasks.len();
+        self.finish(None, (0..n).map(|_| Err(error())));
+    }
+
+    /// Splits a batch in two: its first `n` calls and the others.
+    pub(crate) fn split_at(mut self, n: usize) -> (Job, Job) {
+        let reply = self.reply.take().expect("unanswered");
+        let rest = self.tasks.split_off(n);
+        let first = std::mem::take(&mut self.tasks);
+        let make = |tasks| {
+            let mut job = Job::new(
+                self.id,
+                tasks,
+                self.timeout,
+                self.cancel.clone(),
+                reply.clone(),
+            );
+            job.pipelined = self.pipelined;
+            job
+        };
+        (make(first), make(rest))
+    }
+
+    /// Splits a batch into one job per call, to find which call killed its
+    /// worker.
+    pub(crate) fn split(mut self) -> Vec<Job> {
+        let reply = self.reply.take().expect("unanswered");
+        std::mem::take(&mut self.tasks)
+            .into_iter()
+            .map(|task| {
+                Job::new(
+                    self.id,
+                    vec![task],
+                    self.timeout,
+                    self.cancel.clone(),
+                    reply.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Job {
+    // A job dropped unanswered (the pool shut down under it) must still
+    // answer, or its caller would wait forever.
+    fn drop(&mut self) {
+        if let Some(reply) = self.reply.take() {
+            let results = self
+                .tasks
+                .iter()
+                .map(|t| (t.index, Err(Error::PoolClosed)))
+                .collect();
+            let _ = reply.send(Done {
+                id: self.id,
+                results,
+                per_task: None,
+            });
+        }
+    }
+}
+
+/// The public error for a failure a worker reported.
+impl Failure {
+    pub(crate) fn into_error(self, id: &str) -> Error {
+        let id = id.to_owned();
+        match self {
+            Failure::Panicked(panic) => Error::Panicked {
+                id,
+                panic: Box::new(panic),
+            },
+            Failure::UnknownFunction { known } => Error::UnknownFunction { id, known },
+            Failure::DuplicateId => Error::DuplicateId { id },
+            Failure::DecodeArgs(msg) => Error::Decode {
+                id,
+                payload: Payload::Arguments,
+                source: msg.into(),
+            },
+            Failure::EncodeResult(msg) => Error::Encode {
+                id,
+                payload: Payload::Result,
+                source: msg.into(),
+            },
+            Failure::TooLarge { size, limit } => Error::TooLarge { id, size, limit },
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Starting, greeting and ending worker processes.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::pool::watch::{Killed, Watch};
+use crate::remote::registry::registry;
+use crate::transport::BoxError;
+use crate::transport::erased::ErasedChannel;
+use crate::wire::codec::{self, Hello};
+use crate::wire::env::{ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, EXIT_ORPHANED};
+
+/// How long a worker whose channel closed may take to finish dying before it
+/// is killed: closing fds comes a moment before the exit status is ready.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// A live worker process and the parent's end of its channel.
+pub(crate) struct Worker {
+    pub(crate) channel: Box<dyn ErasedChannel>,
+    /// `None` for an attached worker, which the pool did not start and
+    /// cannot kill or reap.
+    pub(crate) child: Option<Child>,
+    /// Tasks it has run, for recycling.
+    pub(crate) tasks: usize,
+}
+
+/// Refuses a worker that speaks another protocol or runs another build.
+pub(crate) fn check_hello(hello: Hello) -> Result<(), Error> {
+    let expected = registry().fingerprint();
+    if hello.protocol != codec::PROTOCOL {
+        Err(Error::ProtocolMismatch {
+            expected: codec::PROTOCOL,
+            found: hello.protocol,
+        })
+    } else if hello.fingerprint != expected {
+        Err(Error::BinaryMismatch {
+            expected,
+            found: hello.fingerprint,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The command that re-executes this very binary as a worker.
+///
+/// It carries no `pre_exec` hook, so that std can start it with
+/// `posix_spawn` (a `vfork`-like clone that shares the parent's memory until
+/// `exec`) instead of a full `fork`, which copies the parent's page tables:
+/// the worker sets its own parent-death signal as it starts
+/// ([`die_with_parent`]). Keep it that way, and keep transports from adding
+/// a hook of their own where they can.
+pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Command {
+    // /proc/self/exe is this process's own image even if the file on disk was
+    // replaced since (a rebuild while the program runs).
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
+    cmd.env(ENV_WORKER, transport)
+        .env(ENV_MAX_MESSAGE, max_message_size.to_string())
+        .env(ENV_PARENT_PID, std::process::id().to_string())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Retires a worker: the watchdog forgets it, its channel is closed, and it
+/// is reaped, killed at once (`kill_now`) or after a grace period. Returns
+/// its exit and whether it ended on its own (`None` for an attached worker,
+/// which is not ours to reap), and why the watchdog killed it, if it did.
+pub(crate) fn retire(
+    worker: Worker,
+    watch: &Watch,
+    index: usize,
+    kill_now: bool,
+) -> (Option<(Exit, bool)>, Option<Killed>) {
+    let Worker { channel, child, .. } = worker;
+    let killed = watch.forget(index);
+    drop(channel);
+    let Some(mut child) = child else {
+        return (None, killed);
+    };
+    if kill_now {
+        return (Some((kill(&mut child), false)), killed);
+    }
+    let (exit, on_its_own) = reap(&mut child, EXIT_GRACE);
+    (Some((exit, on_its_own && killed.is_none())), killed)
+}
+
+/// The error of a call whose worker broke its channel: its death if it
+/// exited on its own, a transport failure if it had to be killed.
+pub(crate) fn lost_reason(
+    id: &str,
+    error: Option<BoxError>,
+    retired: Option<(Exit, bool)>,
+    attached: bool,
+    garbage: bool,
+) -> Error {
+    match retired {
+        Some((exit, true)) => Error::WorkerDied {
+            id: id.to_owned(),
+            exit,
+        },
+        None if attached && !garbage => Error::WorkerLost { id: id.to_owned() },
+        _ => Error::Transport(
+            error.unwrap_or_else(|| "worker closed its channel but kept running".into()),
+        ),
+    }
+}
+
+/// Whether a channel error means the peer sent what it never should have:
+/// the worker is alive and untrusted, so it is killed without grace.
+pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
+}
+
+/// Worker side of [`worker_command`]: asks the kernel to SIGKILL this process
+/// when the thread that spawned it exits, then makes sure that thread's
+/// process is still the parent; exits at once if not.
+///
+/// A worker calls it first thing, before it connects. The parent may die
+/// between the spawn and the `prctl`: the worker is then reparented (to init
+/// or a subreaper), `getppid()` no longer names `parent`, and no signal would
+/// ever come.
+pub(crate) fn die_with_parent(parent: u32) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag on this process.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        eprintln!(
+            "procs worker: cannot set the parent-death signal: {}",
+            io::Error::last_os_error()
+        );
+        std::process::exit(EXIT_ORPHANED);
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != parent {
+        std::process::exit(EXIT_ORPHANED);
+    }
+}
+
+/// Waits up to `grace` for `child` to exit on its own, then kills it;
+/// `true` if it exited on its own.
+pub(crate) fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
+    let deadline = Instant::now() + grace;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return (status.into(), true),
+            Ok(None) if Instant::now() < deadline => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            _ => return (kill(child), false),
+        }
+    }
+}
+
+pub(crate) fn kill(child: &mut Child) -> Exit {
+    let _ = child.kill();
+    match child.wait() {
+        Ok(status) => status.into(),
+        // wait only fails if the child was already reaped, which this module
+        // never does twice; report it as killed.
+        Err(_) => <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(
+            libc::SIGKILL,
+        )
+        .into(),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn hello(protocol: u32, fingerprint: u64) -> Hello {
+        Hello {
+            protocol,
+            fingerprint,
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn handshake_refuses_other_protocols_and_builds() {
+        let ours = registry().fingerprint();
+        assert!(check_hello(hello(codec::PROTOCOL, ours)).is_ok());
+        let err = check_hello(hello(codec::PROTOCOL + 1, ours)).unwrap_err();
+        assert!(
+            matches!(err, Error::ProtocolMismatch { found, .. } if found == codec::PROTOCOL + 1)
+        );
+        let err = check_hello(hello(codec::PROTOCOL, ours ^ 1)).unwrap_err();
+        assert!(
+            matches!(err, Error::BinaryMismatch { expected, found } if expected == ours && found == ours ^ 1)
+        );
+        assert!(err.to_string().contains("different build"));
+    }
+}

@@ -1,0 +1,555 @@
+//! One worker process and the pool thread that drives it.
+//!
+//! The thread owns the process: it spawns it (so `PR_SET_PDEATHSIG`, which
+//! fires when the *spawning thread* exits, fires only when the pool is gone),
+//! keeps a few small requests in flight (pipelining: the worker finds its
+//! next request waiting instead of waiting for a wake-up), reaps the worker
+//! when it dies and starts a replacement. The [`Watch`] kills a worker from
+//! outside when a deadline passes or its caller goes away.
+//!
+//! Pipelining never deadlocks: while a request is in flight, more are sent
+//! only if all unanswered requests fit in [`PIPELINE_BYTES`], less than any
+//! pipe or socket buffer, so a send never blocks while the worker is blocked
+//! writing a response we are not reading.
+
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use crate::error::Error;
+use crate::exit::Exit;
+use crate::pool::direct::Lent;
+use crate::pool::job::{Answers, Job, Reply};
+use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
+use crate::pool::spec::Spec;
+use crate::pool::watch::{Killed, Watch};
+use crate::transport::BoxError;
+use crate::transport::erased::{ErasedChannel, Source};
+use crate::wire::Broke;
+use crate::wire::codec;
+use crate::wire::spare::Spare;
+
+mod start;
+
+/// Unanswered request bytes allowed per worker beyond the first request.
+const PIPELINE_BYTES: usize = 16 << 10;
+
+/// Requests in flight per worker at most.
+const PIPELINE_DEPTH: usize = 8;
+
+/// What every slot of a pool shares.
+pub(crate) struct SlotConfig {
+    pub(crate) source: Source,
+    pub(crate) max_message_size: usize,
+    /// The deadline of a task whose proc sets none.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_tasks_per_worker: Option<NonZeroUsize>,
+    /// Runs once in each new worker before its first task.
+    pub(crate) initializer: Option<Spec>,
+    pub(crate) watch: Arc<Watch>,
+    /// Where idle slots lend their workers to callers (see `direct`).
+    pub(crate) lent: Lent,
+}
+
+impl SlotConfig {
+    /// Whether a call with this deadline may run on a lent worker: one the
+    /// pool spawned (it may have to be killed and replaced) and without a
+    /// deadline (only a slot watches deadlines).
+    pub(crate) fn lends(&self, timeout: Option<Duration>) -> bool {
+        matches!(self.source, Source::Spawn(_)) && timeout.or(self.timeout).is_none()
+    }
+}
+
+/// The lengths of the buffers detached from some calls' results, by the
+/// calls' places in their answer.
+type Wanted = Vec<(usize, Vec<u64>)>;
+
+/// A job sent to the worker and not answered yet.
+struct Sent {
+    job: Job,
+    bytes: usize,
+    /// Why sending it failed. The worker may still answer the requests
+    /// before it (a worker that died after answering them closes its end
+    /// with those answers unread), so the failure is handled only when this
+    /// job reaches the head.
+    unsent: Option<BoxError>,
+}
+
+pub(crate) struct Slot {
+    index: usize,
+    config: Arc<SlotConfig>,
+    queue: Receiver<Job>,
+    queue_open: bool,
+    /// Jobs to run before taking new ones: those a dead worker never
+    /// started, and the calls of a batch that killed its worker.
+    local: VecDeque<Job>,
+    worker: Option<Worker>,
+    in_flight: VecDeque<Sent>,
+    /// When the head of `in_flight` started running, for batch sizing.
+    head_since: Instant,
+    buf: Vec<u8>,
+    /// A large buffer to receive the next detached result into.
+    spare: Spare,
+}
+
+/// How one exchange with a worker went.
+enum Trip {
+    Answered(Vec<u8>),
+    /// The worker closed its end between messages.
+    Closed,
+    /// The channel failed.
+    Failed(BoxError),
+}
+
+impl Slot {
+    pub(crate) fn new(index: usize, config: Arc<SlotConfig>, queue: Receiver<Job>) -> Slot {
+        Slot {
+            index,
+            config,
+            queue,
+            queue_open: true,
+            local: VecDeque::new(),
+            worker: None,
+            in_flight: VecDeque::new(),
+            head_since: Instant::now(),
+            buf: Vec::new(),
+            spare: Spare::default(),
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        // Start early so the first call does not wait for a spawn; if this
+        // fails, the first job tries again and reports the error. Every slot
+        // starts at once, and the first call goes to whichever worker greets
+        // first. (A head start for the first worker, the others waiting for
+        // its greeting, put their start-ups on the CPUs exactly while the
+        // first call ran: 1.6x a bare spawn against 1.15x without, on 2 CPUs,
+        // issue #5.)
+        self.worker = self.start().ok();
+        loop {
+            if self.in_flight.is_empty() && self.recycle_due() {
+                self.discard(false);
+            }
+            self.fill_pipeline();
+            if self.in_flight.is_empty() {
+                if !self.queue_open && self.local.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            match self
+                .in_flight
+                .front_mut()
+                .and_then(|head| head.unsent.take())
+            {
+                Some(error) => self.lost(Trip::Failed(error)),
+                None => self.receive(),
+            }
+        }
+        self.discard(false);
+    }
+
+    /// Sends jobs while the pipeline has room; blocks for one only when
+    /// nothing is in flight.
+    fn fill_pipeline(&mut self) {
+        while self.can_send() {
+            let Some(job) = self.next_job(self.in_flight.is_empty()) else {
+                return;
+            };
+            if self.config.watch.is_pool_killed() {
+                job.fail(|| Error::PoolClosed);
+                continue;
+            }
+            if job.is_cancelled() {
+                continue;
+            }
+            let size = request_len(&job);
+            let alone = self.runs_alone(&job) || size > PIPELINE_BYTES;
+            if !self.in_flight.is_empty()
+                && (alone || self.in_flight_bytes() + size > PIPELINE_BYTES)
+            {
+                self.local.push_front(job);
+                return;
+            }
+            self.send(job);
+        }
+    }
+
+    fn can_send(&self) -> bool {
+        let Some(head) = self.in_flight.front() else {
+            return true;
+        };
+        if self.in_flight.iter().any(|sent| sent.unsent.is_some()) {
+            return false;
+        }
+        !self.runs_alone(&head.job)
+            && self.in_flight.len() < PIPELINE_DEPTH
+            && self.in_flight_bytes() < PIPELINE_BYTES
+            && !self.recycle_due()
+    }
+
+    /// Whether `job` must be the only request in its worker's pipe.
+    fn runs_alone(&self, job: &Job) -> bool {
+        // A job not known to be short keeps others from waiting behind it;
+        // a job with a deadline runs alone, so the deadline is its own;
+        // attached workers get one request at a time, because their
+        // transport may block in `send` until the worker reads (MPI's
+        // rendezvous sends).
+        !job.pipelined
+            || job.timeout.or(self.config.timeout).is_some()
+            || matches!(self.config.source, Source::Attach(_))
+    }
+
+    fn in_flight_bytes(&self) -> usize {
+        self.in_flight.iter().map(|s| s.bytes).sum()
+    }
+
+    fn recycle_due(&self) -> bool {
+        match (&self.worker, self.config.max_tasks_per_worker) {
+            (Some(worker), Some(max)) => {
+                let sent: usize = self.in_flight.iter().map(|s| s.job.tasks.len()).sum();
+                worker.tasks + sent >= max.get()
+            }
+            _ => false,
+        }
+    }
+
+    fn next_job(&mut self, block: bool) -> Option<Job> {
+        if let Some(job) = self.local.pop_front() {
+            return Some(job);
+        }
+        if !self.queue_open {
+            return None;
+        }
+        let next = if block {
+            // Idle: a caller may use the worker meanwhile (see `direct`).
+            match self.worker.take_if(|_| self.config.lends(None)) {
+                Some(worker) => {
+                    self.config.lent.lend(self.index, worker);
+                    let next = crate::util::spin::recv(&self.queue);
+                    self.worker = self.config.lent.reclaim(self.index);
+                    // Callers may have used up its tasks.
+                    if self.recycle_due() {
+                        self.discard(false);
+                    }
+                    next
+                }
+                None => crate::util::spin::recv(&self.queue),
+            }
+            .map_err(|_| TryRecvError::Disconnected)
+        } else {
+            self.queue.try_recv()
+        };
+        match next {
+            Ok(job) => Some(job),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.queue_open = false;
+                None
+            }
+        }
+    }
+
+    fn send(&mut self, job: Job) {
+        if self.worker.is_none() {
+            match self.start() {
+                Ok(worker) => self.worker = Some(worker),
+                // One spawn attempt per call: the first call reports the
+                // failure, the others try again with a worker of their own.
+                Err(error) => return self.fail_first(job, error),
+            }
+        }
+        // A deadline needs a worker the pool can kill.
+        if job.timeout.is_some() && matches!(self.config.source, Source::Attach(_)) {
+            let problem = "attached workers cannot be killed, so calls cannot have deadlines";
+            return job.fail(|| Error::InvalidSetting {
+                setting: "timeout",
+                problem,
+            });
+        }
+        // Starting a worker can take long (an initializer): a call dropped
+        // meanwhile is not started at all.
+        if job.is_cancelled() {
+            return;
+        }
+        // A batch never takes a worker past its task limit: the calls that
+        // do not fit wait for the next worker.
+        if let Some(max) = self.config.max_tasks_per_worker {
+            let worker = self.worker.as_ref().expect("started above");
+            let sent: usize = self.in_flight.iter().map(|s| s.job.tasks.len()).sum();
+            let room = max.get().saturating_sub(worker.tasks + sent).max(1);
+            if job.tasks.len() > room {
+                let (first, rest) = job.split_at(room);
+                self.local.push_front(rest);
+                return self.send(first);
+            }
+        }
+        let detach = !matches!(self.config.source, Source::Attach(_));
+        let calls = job.tasks.iter().map(|t| (t.index as u64, &t.args));
+        let detached = codec::encode_calls(&mut self.buf, job.id, calls, detach);
+        let size = codec::largest_message(&self.buf, &detached);
+        if size > self.config.max_message_size {
+            let error = self.too_large(job.id, size);
+            return self.fail_first(job, error);
+        }
+        let worker = self.worker.as_mut().expect("started above");
+        let unsent = send_all(&mut *worker.channel, &self.buf, detached).err();
+        let bytes = request_len(&job);
+        self.in_flight.push_back(Sent { job, bytes, unsent });
+        if self.in_flight.len() == 1 {
+            self.watch_front();
+        }
+    }
+
+    /// Gives `error` to the first call of `job` and queues the others as
+    /// jobs of their own.
+    fn fail_first(&mut self, job: Job, error: Error) {
+        let mut calls = job.split().into_iter();
+        if let Some(first) = calls.next() {
+            first.finish(None, [Err(error)]);
+        }
+        for rest in calls.rev() {
+            self.local.push_front(rest);
+        }
+    }
+
+    /// Waits for the answer to the oldest request in flight.
+    fn receive(&mut self) {
+        let worker = self.worker.as_mut().expect("jobs in flight have a worker");
+        let trip = match worker.channel.recv() {
+            Ok(Some(msg)) => Trip::Answered(msg),
+            Ok(None) => Trip::Closed,
+            Err(error) => Trip::Failed(error),
+        };
+        let killed = self.config.watch.end(self.index);
+        match (trip, killed) {
+            (Trip::Answered(msg), killed) => {
+                let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
+                let elapsed = self.head_since.elapsed();
+                match parse_response(msg, &job) {
+                    Ok((results, wanted)) => {
+                        let Some((job, results)) = self.receive_detached(job, results, wanted)
+                        else {
+                            return;
+                        };
+                        let per_task = elapsed / job.tasks.len().max(1) as u32;
+                        if let Some(worker) = &mut self.worker {
+                            worker.tasks += job.tasks.len();
+                        }
+                        job.finish_indexed(Some(per_task), results);
+                        if killed.is_some() {
+                            // Killed just after it answered: the answer
+                            // stands, the worker does not.
+                            self.abandon(false);
+                        } else {
+                            self.watch_front();
+                        }
+                    }
+                    Err(garbage) => {
+                        // The worker is not trusted after a bad answer.
+                        let what = match garbage {
+                            Error::Malformed(what) => what,
+                            _ => "response",
+                        };
+                        job.fail(|| Error::Malformed(what));
+                        self.abandon(true);
+                    }
+                }
+            }
+            (_, Some(reason)) => {
+                let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
+                let id = job.id;
+                job.fail(|| killed_error(reason, id));
+                self.abandon(true);
+            }
+            (trip, None) => self.lost(trip),
+        }
+    }
+
+    /// Receives the buffers detached from a job's results, which follow its
+    /// response; `None` if the link broke meanwhile (the job has then been
+    /// answered with the reason, and the worker discarded).
+    fn receive_detached(
+        &mut self,
+        mut job: Job,
+        mut results: Answers,
+        wanted: Wanted,
+    ) -> Option<(Job, Answers)> {
+        if wanted.is_empty() {
+            return Some((job, results));
+        }
+        // A single call that answered is never run again: its own large
+        // arguments can take its large results.
+        if let [task] = job.tasks.as_mut_slice() {
+            for buf in std::mem::take(&mut task.args.detached) {
+                self.spare.give(buf);
+            }
+        }
+        let worker = self.worker.as_mut().expect("jobs in flight have a worker");
+        for (index, lens) in wanted {
+            for len in lens {
+                let error = match self.spare.receive(len, |b| worker.channel.recv_into(b)) {
+                    Ok(buf) => {
+                        if let (_, Ok(reply)) = &mut results[index] {
+                            reply.detached.push(buf);
+                        }
+                        continue;
+                    }
+                    Err(Broke::Garbage) => {
+                        job.fail(|| Error::Malformed("response"));
+                        self.abandon(true);
+                        return None;
+                    }
+                    Err(Broke::Link(error)) => error,
+                };
+                // The calls ran, but their results are lost with the link.
+                let reason = self.broken(job.id, error);
+                self.requeue_in_flight();
+                let others = reason.to_string();
+                let rest = std::iter::repeat_with(|| Err(Error::Transport(others.clone().into())));
+                job.finish(None, std::iter::once(Err(reason)).chain(rest));
+                return None;
+            }
+        }
+        Some((job, results))
+    }
+
+    /// Watches the new oldest request, which the worker runs now.
+    fn watch_front(&mut self) {
+        if let Some(head) = self.in_flight.front() {
+            let timeout = head.job.timeout.or(self.config.timeout);
+            let cancel = head.job.cancel.clone();
+            self.config.watch.begin(self.index, timeout, Some(&cancel));
+            self.head_since = Instant::now();
+        }
+    }
+
+    /// The worker died (or broke its channel) running the oldest request in
+    /// flight: that call fails with the reason; a batch is split to find the
+    /// call responsible; later requests never started and are queued again.
+    fn lost(&mut self, trip: Trip) {
+        let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
+        let error = match trip {
+            Trip::Failed(error) => Some(error),
+            _ => None,
+        };
+        let reason = self.broken(job.id, error);
+        self.requeue_in_flight();
+        if job.tasks.len() > 1 {
+            for call in job.split().into_iter().rev() {
+                self.local.push_front(call);
+            }
+        } else {
+            job.finish(None, [Err(reason)]);
+        }
+    }
+
+    /// Discards the worker and queues again what it had not answered.
+    fn abandon(&mut self, kill_now: bool) {
+        self.requeue_in_flight();
+        self.discard(kill_now);
+    }
+
+    fn requeue_in_flight(&mut self) {
+        while let Some(Sent { job, .. }) = self.in_flight.pop_back() {
+            self.local.push_front(job);
+        }
+    }
+
+    /// Turns a broken channel into the right error: a death if the worker
+    /// exits, a transport failure if it had to be killed.
+    fn broken(&mut self, id: &str, error: Option<BoxError>) -> Error {
+        // A worker that sent garbage is alive and untrusted: no grace.
+        let garbage = error.as_deref().is_some_and(is_protocol_error);
+        let attached = matches!(self.config.source, Source::Attach(_));
+        let retired = self.discard(garbage);
+        lost_reason(id, error, retired, attached, garbage)
+    }
+
+    /// Reaps the live worker, killing it at once (`kill_now`) or after a
+    /// grace period; returns its exit and whether it ended on its own.
+    /// `None` if there was no worker, or it was attached (not ours to reap).
+    fn discard(&mut self, kill_now: bool) -> Option<(Exit, bool)> {
+        let worker = self.worker.take()?;
+        retire(worker, &self.config.watch, self.index, kill_now).0
+    }
+
+    fn too_large(&self, id: &str, size: usize) -> Error {
+        Error::TooLarge {
+            id: id.to_owned(),
+            size: size as u64,
+            limit: self.config.max_message_size as u64,
+        }
+    }
+}
+
+/// The bytes a job's request takes on the wire, detached buffers included,
+/// without encoding it.
+fn request_len(job: &Job) -> usize {
+    let header = crate::transport::frame::HEADER_LEN;
+    let task = |t: &crate::pool::job::Task| {
+        8 + 8 + 4 + t.args.len() + t.args.detached.len() * (8 + header)
+    };
+    header + 1 + 4 + 4 + job.id.len() + job.tasks.iter().map(task).sum::<usize>()
+}
+
+/// Sends a request and then the buffers detached from it.
+fn send_all<'a>(
+    channel: &mut dyn ErasedChannel,
+    msg: &[u8],
+    detached: impl IntoIterator<Item = &'a Vec<u8>>,
+) -> Result<(), BoxError> {
+    channel.send(msg)?;
+    detached.into_iter().try_for_each(|buf| channel.send(buf))
+}
+
+fn killed_error(reason: Killed, id: &str) -> Error {
+    match reason {
+        Killed::Deadline(timeout) => Error::Timeout {
+            id: id.to_owned(),
+            timeout,
+        },
+        Killed::Handshake(timeout) => Error::HandshakeTimeout { timeout },
+        Killed::Cancelled | Killed::Pool => Error::PoolClosed,
+    }
+}
+
+/// The outcomes of a job's calls, in order, with the lengths of the buffers
+/// detached from each (by position; only those with some), or an error if the
+/// message is not a valid answer to it (the worker is then not trusted).
+///
+/// One pass, one vector: a batch of thousands of calls would otherwise build
+/// several vectors of hundreds of KiB per answer, fresh memory each time.
+fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answers, Wanted), Error> {
+    let msg = Arc::new(msg);
+    let base = msg.as_ptr() as usize;
+    let mut results = Vec::with_capacity(job.tasks.len());
+    let mut wanted = Vec::new();
+    let mut tasks = job.tasks.iter();
+    codec::decode_response(&msg, |outcome| {
+        let task = tasks.next().ok_or(Error::Malformed("response"))?;
+        if outcome.seq != task.index as u64 {
+            return Err(Error::Malformed("response"));
+        }
+        let result = match outcome.result {
+            Ok((bytes, lens)) => {
+                if lens.len() > 0 {
+                    wanted.push((results.len(), lens.iter().collect()));
+                }
+                let start = bytes.as_ptr() as usize - base;
+                Ok(Reply::new(msg.clone(), start..start + bytes.len()))
+            }
+            Err(failure) => Err(failure.into_error(job.id)),
+        };
+        results.push((task.index, result));
+        Ok(())
+    })?;
+    if tasks.next().is_some() {
+        return Err(Error::Malformed("response"));
+    }
+    Ok((results, wanted))
+}

@@ -1,0 +1,323 @@
+//! The stream of one `call` or `pmap`: its input turned into jobs, its
+//! answers turned back into results.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::Error;
+use crate::pool::Shared;
+use crate::pool::job::{CancelFlag, Done, Job, Reply, Task};
+use crate::pool::spec::Spec;
+
+/// The smoothed time per call and the next batch size after an answer that
+/// took `sample` per call. The time is learned with a `pinned` batch size
+/// too: whether jobs may be pipelined depends on it (with `chunk_size(1)`
+/// it once stayed unknown, and every call waited for the one before).
+fn adapted(
+    per_task: Option<f64>,
+    batch: usize,
+    sample: Duration,
+    pinned: bool,
+) -> (Option<f64>, usize) {
+    let sample = sample.as_secs_f64().max(1e-9);
+    let smoothed = match per_task {
+        Some(old) => 0.5 * old + 0.5 * sample,
+        None => sample,
+    };
+    if pinned {
+        return (Some(smoothed), batch);
+    }
+    let ideal = BATCH_TIME.as_secs_f64() / smoothed;
+    // Grow at most fourfold per answer, so one fast sample cannot make a
+    // batch of slow calls.
+    let batch = (ideal as usize).clamp(1, (batch * 4).min(MAX_BATCH));
+    (Some(smoothed), batch)
+}
+
+/// A slot of the reorder window: one call, answered or not.
+struct Pending {
+    id: &'static str,
+    result: Option<Result<Reply, Error>>,
+}
+
+/// The most calls sent to a worker in one message.
+const MAX_BATCH: usize = 4096;
+/// The most argument bytes in one batch; larger calls travel alone.
+const MAX_BATCH_BYTES: usize = 256 << 10;
+/// How long a batch should keep a worker busy: long enough to amortise a
+/// round trip, short enough to keep workers balanced and results flowing.
+const BATCH_TIME: Duration = Duration::from_millis(2);
+/// Jobs expected to take less than this may wait in a worker's pipe behind
+/// another: the wait is short, and the worker never idles between them.
+const PIPELINE_JOB_TIME: Duration = Duration::from_millis(5);
+/// The window when the pool sets none: a cap, rarely reached, since the
+/// effective window follows the batch size.
+const WINDOW_CAP: usize = 1 << 16;
+
+/// The untyped engine behind `Results`, `Unordered` and the tuple form of
+/// `call`: takes calls from the input with bounded look-ahead, batches them
+/// into jobs, and hands back answers in order or as they complete.
+pub(crate) struct RawResults<'a> {
+    input: Box<dyn Iterator<Item = Result<Spec, Error>> + 'a>,
+    input_done: bool,
+    pool: Arc<Shared>,
+    tx: Sender<Done>,
+    rx: Receiver<Done>,
+    cancel: CancelFlag,
+    /// Whether results are yielded in input order or as they complete.
+    ordered: bool,
+    /// The index of the front of `ready`: the next result to yield in order.
+    next: usize,
+    /// Ordered: calls taken from the input and not yet yielded, in input
+    /// order.
+    ready: VecDeque<Pending>,
+    /// Unordered: answered calls not yet yielded, in completion order.
+    completed: VecDeque<(usize, &'static str, Result<Reply, Error>)>,
+    /// Calls taken from the input so far: the index of the next one.
+    taken: usize,
+    /// Calls taken from the input and not yet yielded.
+    outstanding: usize,
+    /// Calls per message now; adapts to the measured time per call unless
+    /// the pool pins it.
+    batch: usize,
+    /// Seconds per call, smoothed over the batches answered so far.
+    per_task: Option<f64>,
+    /// Calls submitted and not answered yet.
+    unanswered: usize,
+}
+
+impl<'a> RawResults<'a> {
+    pub(crate) fn new(
+        pool: &Arc<Shared>,
+        input: impl Iterator<Item = Result<Spec, Error>> + 'a,
+    ) -> Self {
+        Self::with_order(pool, input, true)
+    }
+
+    pub(crate) fn with_order(
+        pool: &Arc<Shared>,
+        input: impl Iterator<Item = Result<Spec, Error>> + 'a,
+        ordered: bool,
+    ) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        RawResults {
+            input: Box::new(input),
+            input_done: false,
+            pool: pool.clone(),
+            tx,
+            rx,
+            cancel: Arc::new(AtomicBool::new(false)),
+            ordered,
+            next: 0,
+            ready: VecDeque::new(),
+            completed: VecDeque::new(),
+            taken: 0,
+            outstanding: 0,
+            batch: pool.chunk_size().unwrap_or(1),
+            per_task: None,
+            unanswered: 0,
+        }
+    }
+
+    /// Calls in flight or waiting for the consumer, at most: enough to keep
+    /// every worker's pipeline full with batches of the current size, and
+    /// never more than the pool's window.
+    fn window(&self) -> usize {
+        let workers = self.pool.workers().max(1);
+        match self.pool.window() {
+            Some(window) => window,
+            None => (self.batch * workers * 4).clamp(16 * workers, WINDOW_CAP),
+        }
+    }
+
+    /// Takes calls from the input until the window is full, grouping
+    /// consecutive calls of one function into batches.
+    fn fill(&mut self) {
+        let window = self.window();
+        // Batches must leave every worker something to do.
+        let batch = self
+            .batch
+            .min((window / (2 * self.pool.workers().max(1))).max(1));
+        // Refill a whole batch at a time: topping up one call per call
+        // consumed would send one-call messages however large `batch` is.
+        // While calls wait for the consumer there is no hurry.
+        if self.outstanding > 0 && window.saturating_sub(self.outstanding) < batch {
+            return;
+        }
+        // Sized once: growing a batch of thousands by doubling costs a
+        // dozen reallocations, the larger ones fresh mappings.
+        let capacity = batch.min(self.window().saturating_sub(self.outstanding));
+        let mut group: Vec<Task> = Vec::new();
+        let mut group_id = "";
+        let mut group_bytes = 0;
+        while !self.input_done && self.outstanding < window {
+            let index = self.taken;
+            match self.input.next() {
+                None => self.input_done = true,
+                Some(Err(error)) => self.admit("", Some(Err(error))),
+                Some(Ok(Spec { id, args, timeout })) => {
+                    self.admit(id, None);
+                    // A deadline is per call, so such calls travel alone.
+                    if timeout.is_some() || self.pool.has_default_timeout() {
+                        self.submit(id, vec![Task { index, args }], timeout);
+                        continue;
+                    }
+                    if !group.is_empty() && group_id != id {
+                        self.submit(group_id, std::mem::take(&mut group), None);
+                        group_bytes = 0;
+                    }
+                    group_id = id;
+                    group_bytes += args.len();
+                    if group.is_empty() {
+                        group.reserve_exact(capacity);
+                    }
+                    group.push(Task { index, args });
+                    if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
+                        self.submit(group_id, std::mem::take(&mut group), None);
+                        group_bytes = 0;
+                    }
+                }
+            }
+        }
+        if !group.is_empty() {
+            self.submit(group_id, group, None);
+        }
+    }
+
+    fn submit(&mut self, id: &'static str, tasks: Vec<Task>, timeout: Option<Duration>) {
+        self.unanswered += tasks.len();
+        let expected = self.per_task.map(|t| t * tasks.len() as f64);
+        let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), self.tx.clone());
+        job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
+        self.pool.submit(job);
+    }
+
+    /// Learns from a batch's time per call how large the next ones should be
+    /// (unless the pool pins the size) and whether they may be pipelined.
+    fn adapt(&mut self, per_task: Duration) {
+        let pinned = self.pool.chunk_size().is_some();
+        (self.per_task, self.batch) = adapted(self.per_task, self.batch, per_task, pinned);
+    }
+
+    /// Takes one more call from the input, answered already or not.
+    fn admit(&mut self, id: &'static str, result: Option<Result<Reply, Error>>) {
+        if self.ordered {
+            self.ready.push_back(Pending { id, result });
+        } else if let Some(result) = result {
+            self.completed.push_back((self.taken, id, result));
+        }
+        self.taken += 1;
+        self.outstanding += 1;
+    }
+
+    /// Waits for one job's answers and files them.
+    fn receive(&mut self) {
+        // We hold a sender, and every job answers exactly once (even when
+        // dropped), so this cannot wait forever on a lost job.
+        let done = crate::util::spin::recv(&self.rx).expect("the receiver outlives no sender");
+        if let Some(per_task) = done.per_task {
+            self.adapt(per_task);
+        }
+        self.unanswered -= done.results.len();
+        for (index, result) in done.results {
+            if !self.ordered {
+                self.completed.push_back((index, done.id, result));
+            } else if let Some(pending) = index
+                .checked_sub(self.next)
+                .and_then(|i| self.ready.get_mut(i))
+            {
+                pending.result = Some(result);
+            }
+        }
+    }
+
+    /// The next result in input order.
+    pub(crate) fn next(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
+        self.fill();
+        while self.ready.front()?.result.is_none() {
+            self.receive();
+        }
+        let pending = self.ready.pop_front()?;
+        self.next += 1;
+        self.outstanding -= 1;
+        Some((pending.id, pending.result.expect("checked above")))
+    }
+
+    /// The next result to complete, with its input index.
+    pub(crate) fn next_unordered(&mut self) -> Option<(usize, &'static str, Result<Reply, Error>)> {
+        self.fill();
+        loop {
+            if let Some(item) = self.completed.pop_front() {
+                self.outstanding -= 1;
+                return Some(item);
+            }
+            if self.outstanding == 0 {
+                return None;
+            }
+            self.receive();
+        }
+    }
+
+    /// Results yielded so far.
+    pub(crate) fn yielded(&self) -> usize {
+        self.next
+    }
+
+    /// Calls taken from the input and not yielded yet.
+    pub(crate) fn pending(&self) -> usize {
+        self.outstanding
+    }
+
+    pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
+        let (lo, hi) = if self.input_done {
+            (0, Some(0))
+        } else {
+            self.input.size_hint()
+        };
+        let pending = self.outstanding;
+        (
+            lo.saturating_add(pending),
+            hi.and_then(|hi| hi.checked_add(pending)),
+        )
+    }
+}
+
+impl Drop for RawResults<'_> {
+    fn drop(&mut self) {
+        // Workers skip the jobs of a call nobody listens to any more.
+        self.cancel.store(true, Ordering::Relaxed);
+        if self.unanswered > 0 {
+            self.pool.cancelled();
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn the_time_per_call_is_learned_whatever_the_batch_size() {
+        let fast = Duration::from_micros(5);
+        // A pinned size stays, but the time is learned, so short calls are
+        // pipelined.
+        let (per_task, batch) = adapted(None, 1, fast, true);
+        assert_eq!(batch, 1);
+        assert!(per_task.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64()));
+        // Adaptive: grows at most fourfold per answer, up to the cap.
+        let (_, batch) = adapted(None, 1, fast, false);
+        assert_eq!(batch, 4);
+        let (_, batch) = adapted(Some(5e-6), MAX_BATCH, fast, false);
+        assert_eq!(
+            batch,
+            MAX_BATCH.min((BATCH_TIME.as_secs_f64() / 5e-6) as usize)
+        );
+        // Slow calls travel one by one.
+        let (_, batch) = adapted(None, 64, Duration::from_millis(10), false);
+        assert_eq!(batch, 1);
+    }
+}

@@ -1,0 +1,84 @@
+//! Object-safe views of [`Transport`] and [`Channel`], so that a pool picks
+//! its transport at run time without being generic over it.
+
+use std::process::{Child, Command};
+
+use std::sync::Arc;
+
+use crate::transport::BoxError;
+use crate::transport::attach::Attach;
+use crate::transport::{Channel, Transport};
+
+/// Where a pool's workers come from.
+#[derive(Clone)]
+pub(crate) enum Source {
+    /// The pool spawns them.
+    Spawn(Arc<dyn ErasedTransport>),
+    /// Something else started them; the pool attaches.
+    Attach(Arc<dyn ErasedAttach>),
+}
+
+impl Source {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Source::Spawn(transport) => transport.name(),
+            Source::Attach(attach) => attach.name(),
+        }
+    }
+}
+
+pub(crate) trait ErasedAttach: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn workers(&self) -> usize;
+    fn attach(&self, index: usize, max: usize) -> Result<Box<dyn ErasedChannel>, BoxError>;
+}
+
+impl<A: Attach> ErasedAttach for A {
+    fn name(&self) -> &'static str {
+        A::NAME
+    }
+
+    fn workers(&self) -> usize {
+        Attach::workers(self)
+    }
+
+    fn attach(&self, index: usize, max: usize) -> Result<Box<dyn ErasedChannel>, BoxError> {
+        Ok(Box::new(Attach::attach(self, index, max)?))
+    }
+}
+
+pub(crate) trait ErasedTransport: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn spawn(&self, cmd: Command, max: usize) -> Result<(Box<dyn ErasedChannel>, Child), BoxError>;
+}
+
+pub(crate) trait ErasedChannel: Send {
+    fn send(&mut self, msg: &[u8]) -> Result<(), BoxError>;
+    fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError>;
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError>;
+}
+
+impl<T: Transport> ErasedTransport for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn spawn(&self, cmd: Command, max: usize) -> Result<(Box<dyn ErasedChannel>, Child), BoxError> {
+        let (channel, child) = Transport::spawn(self, cmd, max)?;
+        Ok((Box::new(channel), child))
+    }
+}
+
+impl<C: Channel> ErasedChannel for C {
+    fn send(&mut self, msg: &[u8]) -> Result<(), BoxError> {
+        Channel::send(self, msg).map_err(Into::into)
+    }
+
+    fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError> {
+        Channel::recv(self).map_err(Into::into)
+    }
+
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError> {
+        Channel::recv_into(self, buf).map_err(Into::into)
+    }
+}

@@ -1,0 +1,349 @@
+//! The envelopes: hello, request and response, encoded by hand.
+//!
+//! User values go through [`value`](crate::wire::value); envelopes are
+//! hand-encoded so that argument and result bytes are copied once into a
+//! reused buffer and borrowed on decode.
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::detached::{Args, Lens, Output};
+use crate::wire::panic::PanicInfo;
+use crate::wire::value::{decode_value, encode_value};
+
+/// Bumped whenever the envelope layout or its meaning changes.
+pub(crate) const PROTOCOL: u32 = 2;
+
+const HELLO: u8 = 1;
+const REQUEST: u8 = 2;
+const RESPONSE: u8 = 3;
+
+/// The first message of every worker: who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hello {
+    pub(crate) protocol: u32,
+    pub(crate) fingerprint: u64,
+    pub(crate) pid: u32,
+}
+
+/// A request: calls of one function (so its ID travels once).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Request<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) tasks: Vec<Task<'a>>,
+}
+
+/// One call in a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Task<'a> {
+    pub(crate) seq: u64,
+    pub(crate) args: &'a [u8],
+    /// The buffers detached from the arguments, which follow the request.
+    pub(crate) detached: Lens<'a>,
+}
+
+/// One call's outcome in a response: the encoded value and the lengths of
+/// the buffers detached from it (which follow the response), or a failure.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Outcome<'a> {
+    pub(crate) seq: u64,
+    pub(crate) result: Result<(&'a [u8], Lens<'a>), Failure>,
+}
+
+/// Why a call failed inside a worker that lived on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Failure {
+    Panicked(PanicInfo),
+    UnknownFunction { known: Vec<String> },
+    DuplicateId,
+    DecodeArgs(String),
+    EncodeResult(String),
+    TooLarge { size: u64, limit: u64 },
+}
+
+/// A message that is not valid procs protocol; names the part that is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed(pub(crate) &'static str);
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed {} message", self.0)
+    }
+}
+
+/// A decoded message, borrowing from the bytes it came from.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Message<'a> {
+    Hello(Hello),
+    Request(Request<'a>),
+    Response(Vec<Outcome<'a>>),
+}
+
+pub(crate) fn encode_hello(buf: &mut Vec<u8>, hello: &Hello) {
+    buf.clear();
+    buf.push(HELLO);
+    buf.extend_from_slice(&hello.protocol.to_le_bytes());
+    buf.extend_from_slice(&hello.fingerprint.to_le_bytes());
+    buf.extend_from_slice(&hello.pid.to_le_bytes());
+}
+
+/// Encodes a request for calls of the function `id`.
+pub(crate) fn encode_request<'a>(
+    buf: &mut Vec<u8>,
+    id: &str,
+    tasks: impl ExactSizeIterator<Item = Task<'a>>,
+) {
+    buf.clear();
+    buf.push(REQUEST);
+    buf.extend_from_slice(&(tasks.len() as u32).to_le_bytes());
+    put_bytes32(buf, id.as_bytes());
+    for task in tasks {
+        buf.extend_from_slice(&task.seq.to_le_bytes());
+        put_bytes64(buf, task.args);
+        put_lens(buf, task.detached);
+    }
+}
+
+/// Encodes a request for `calls` (sequence number and arguments) of the
+/// function `id` into `buf`, and returns the buffers to send after it. With
+/// `detach` false (attached workers), every buffer goes inline instead (see
+/// [`Args::inlined`]).
+pub(crate) fn encode_calls<'a, I>(
+    buf: &mut Vec<u8>,
+    id: &str,
+    calls: I,
+    detach: bool,
+) -> Vec<&'a Vec<u8>>
+where
+    I: ExactSizeIterator<Item = (u64, &'a Args)> + Clone,
+{
+    if detach {
+        let each = calls.clone().map(|(seq, args)| Task {
+            seq,
+            args: &args.bytes,
+            detached: Lens::Buffers(&args.detached),
+        });
+        encode_request(buf, id, each);
+        return calls.flat_map(|(_, args)| &args.detached).collect();
+    }
+    let inlined: Vec<_> = calls.clone().map(|(_, args)| args.inlined()).collect();
+    let each = calls.zip(&inlined).map(|((seq, _), args)| Task {
+        seq,
+        args,
+        detached: Lens::NONE,
+    });
+    encode_request(buf, id, each);
+    Vec::new()
+}
+
+/// The longest of a request and the buffers sent after it: what the
+/// message size limit applies to.
+pub(crate) fn largest_message(request: &[u8], detached: &[&Vec<u8>]) -> usize {
+    detached
+        .iter()
+        .map(|b| b.len())
+        .fold(request.len(), usize::max)
+}
+
+fn put_lens(buf: &mut Vec<u8>, lens: Lens<'_>) {
+    buf.extend_from_slice(&(lens.len() as u32).to_le_bytes());
+    for len in lens.iter() {
+        buf.extend_from_slice(&len.to_le_bytes());
+    }
+}
+
+/// Starts a response; add outcomes with [`push_outcome`], then [`finish_response`].
+pub(crate) fn begin_response(buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.push(RESPONSE);
+    buf.extend_from_slice(&0u32.to_le_bytes());
+}
+
+#[cfg(test)]
+pub(crate) fn push_outcome(buf: &mut Vec<u8>, seq: u64, result: Result<&[u8], &Failure>) {
+    match result {
+        Ok(bytes) => push_outcome_with(buf, seq, &mut Vec::new(), true, |out| {
+            out.bytes.extend_from_slice(bytes);
+            Ok::<(), ()>(())
+        })
+        .expect("copying cannot fail"),
+        Err(failure) => push_failure(buf, seq, failure),
+    }
+}
+
+/// Appends a successful outcome whose value `write` appends in place (no
+/// intermediate buffer), detaching large byte buffers onto `detached`. If
+/// `write` fails, `buf` and `detached` are left as they were.
+pub(crate) fn push_outcome_with<E>(
+    buf: &mut Vec<u8>,
+    seq: u64,
+    detached: &mut Vec<Vec<u8>>,
+    detach: bool,
+    write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = buf.len();
+    let first_detached = detached.len();
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.push(0);
+    let len_at = buf.len();
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    let mut out = Output {
+        bytes: buf,
+        detached,
+        detach,
+        marks: None,
+    };
+    if let Err(error) = write(&mut out) {
+        buf.truncate(start);
+        detached.truncate(first_detached);
+        return Err(error);
+    }
+    let len = (buf.len() - len_at - 8) as u64;
+    buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+    put_lens(buf, Lens::Buffers(&detached[first_detached..]));
+    bump_count(buf);
+    Ok(())
+}
+
+pub(crate) fn push_failure(buf: &mut Vec<u8>, seq: u64, failure: &Failure) {
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.push(1);
+    let bytes = encode_value(failure).expect("failures always encode");
+    put_bytes64(buf, &bytes);
+    bump_count(buf);
+}
+
+/// Removes the outcome pushed last, which starts at `start`.
+pub(crate) fn pop_outcome(buf: &mut Vec<u8>, start: usize) {
+    buf.truncate(start);
+    let count = u32::from_le_bytes(buf[1..5].try_into().expect("4 bytes")) - 1;
+    buf[1..5].copy_from_slice(&count.to_le_bytes());
+}
+
+fn bump_count(buf: &mut [u8]) {
+    let count = u32::from_le_bytes(buf[1..5].try_into().expect("4 bytes")) + 1;
+    buf[1..5].copy_from_slice(&count.to_le_bytes());
+}
+
+fn put_bytes32(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+fn put_bytes64(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// Decodes one message. Never panics; every malformation is an error.
+pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
+    let mut r = Reader(msg);
+    let message = match r.u8("message")? {
+        HELLO => Message::Hello(Hello {
+            protocol: r.u32("hello")?,
+            fingerprint: r.u64("hello")?,
+            pid: r.u32("hello")?,
+        }),
+        REQUEST => {
+            let count = r.u32("request")? as usize;
+            let len = r.u32("request")? as usize;
+            let id =
+                std::str::from_utf8(r.bytes(len, "request")?).map_err(|_| Malformed("request"))?;
+            // Each task takes at least 20 bytes: a lying count cannot make us
+            // allocate more than the message itself justifies.
+            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 20));
+            for _ in 0..count {
+                let seq = r.u64("request")?;
+                let len = r.u64("request")?;
+                let args = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "request")?;
+                let detached = r.lens("request")?;
+                tasks.push(Task {
+                    seq,
+                    args,
+                    detached,
+                });
+            }
+            Message::Request(Request { id, tasks })
+        }
+        RESPONSE => {
+            let mut outcomes = Vec::new();
+            decode_response(msg, |outcome| {
+                outcomes.push(outcome);
+                Ok::<(), Malformed>(())
+            })?;
+            return Ok(Message::Response(outcomes));
+        }
+        _ => return Err(Malformed("message")),
+    };
+    if !r.0.is_empty() {
+        return Err(Malformed("message"));
+    }
+    Ok(message)
+}
+
+/// Decodes a response outcome by outcome, handing each to `each` as it goes
+/// (a batch's answer is not collected first); stops at the first error,
+/// from the message or from `each`.
+pub(crate) fn decode_response<'a, E: From<Malformed>>(
+    msg: &'a [u8],
+    mut each: impl FnMut(Outcome<'a>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut r = Reader(msg);
+    if r.u8("message")? != RESPONSE {
+        return Err(Malformed("response").into());
+    }
+    let count = r.u32("response")?;
+    for _ in 0..count {
+        let seq = r.u64("response")?;
+        let kind = r.u8("response")?;
+        let len = r.u64("response")?;
+        let bytes = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "response")?;
+        let result = match kind {
+            0 => Ok((bytes, r.lens("response")?)),
+            1 => Err(decode_value(bytes).map_err(|_| Malformed("response"))?),
+            _ => return Err(Malformed("response").into()),
+        };
+        each(Outcome { seq, result })?;
+    }
+    if !r.0.is_empty() {
+        return Err(Malformed("message").into());
+    }
+    Ok(())
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Malformed> {
+        if n > self.0.len() {
+            return Err(Malformed(what));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], Malformed> {
+        Ok(self.bytes(N, what)?.try_into().expect("length checked"))
+    }
+
+    /// A count of `u64` lengths, then the lengths.
+    fn lens(&mut self, what: &'static str) -> Result<Lens<'a>, Malformed> {
+        let count = self.u32(what)? as usize;
+        Ok(Lens::Wire(self.bytes(count.saturating_mul(8), what)?))
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, Malformed> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, Malformed> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, Malformed> {
+        self.array(what).map(u64::from_le_bytes)
+    }
+}
+
+#[cfg(test)]
+mod test;

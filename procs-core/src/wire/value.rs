@@ -1,0 +1,113 @@
+//! User values through bincode: arguments and results, one at a time.
+//!
+//! Keeping bincode behind this one module lets the codec be swapped
+//! (bincode 2 carries an "unmaintained" advisory).
+
+use std::any::Any;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::transport::BoxError;
+
+fn config() -> impl bincode::config::Config {
+    // The frame limit already bounds the input; this bounds what length
+    // prefixes inside it may claim.
+    bincode::config::standard().with_limit::<{ 1 << 32 }>()
+}
+
+/// Encodes a whole value (a failure, or an argument tuple by ID).
+pub(crate) fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, BoxError> {
+    Ok(bincode::serde::encode_to_vec(value, config())?)
+}
+
+/// Decodes a whole value, refusing trailing bytes.
+pub(crate) fn decode_value<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, BoxError> {
+    let mut input = bytes;
+    let value = decode_elem(&mut input)?;
+    end(input)?;
+    Ok(value)
+}
+
+/// Refuses bytes left over after the last value.
+pub(crate) fn end(rest: &[u8]) -> Result<(), BoxError> {
+    match rest.len() {
+        0 => Ok(()),
+        n => Err(format!("{n} trailing bytes").into()),
+    }
+}
+
+/// Appends one value (an argument or a return value) to `out`.
+///
+/// A `Vec<u8>` is written with one copy instead of serde's byte-by-byte
+/// sequence; the bytes are the same as bincode's, so either side may use
+/// either path.
+pub(crate) fn encode_elem<T: Serialize + 'static>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), BoxError> {
+    if let Some(bytes) = (value as &dyn Any).downcast_ref::<Vec<u8>>() {
+        put_varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+        return Ok(());
+    }
+    bincode::serde::encode_into_std_write(value, out, config())?;
+    Ok(())
+}
+
+/// Decodes one value from the front of `input` and advances past it.
+pub(crate) fn decode_elem<T: DeserializeOwned + 'static>(input: &mut &[u8]) -> Result<T, BoxError> {
+    let mut slot: Option<T> = None;
+    if let Some(bytes) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Vec<u8>>>() {
+        let len = take_varint(input)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&n| n <= input.len())
+            .ok_or("byte buffer longer than its message")?;
+        let (head, tail) = input.split_at(len);
+        *bytes = Some(head.to_vec());
+        *input = tail;
+    } else {
+        let (value, used) = bincode::serde::decode_from_slice(input, config())?;
+        slot = Some(value);
+        *input = &input[used..];
+    }
+    Ok(slot.expect("set above"))
+}
+
+/// bincode's varint: below 251 in one byte, else a marker and 2, 4 or 8
+/// little-endian bytes.
+fn put_varint(out: &mut Vec<u8>, n: u64) {
+    if n < 251 {
+        out.push(n as u8);
+    } else if n <= u64::from(u16::MAX) {
+        out.push(251);
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+    } else if n <= u64::from(u32::MAX) {
+        out.push(252);
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    } else {
+        out.push(253);
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+fn take_varint(input: &mut &[u8]) -> Result<u64, BoxError> {
+    let (&first, rest) = input.split_first().ok_or("truncated length")?;
+    let width = match first {
+        0..251 => {
+            *input = rest;
+            return Ok(u64::from(first));
+        }
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return Err("invalid length marker".into()),
+    };
+    if rest.len() < width {
+        return Err("truncated length".into());
+    }
+    let mut buf = [0u8; 8];
+    buf[..width].copy_from_slice(&rest[..width]);
+    *input = &rest[width..];
+    Ok(u64::from_le_bytes(buf))
+}

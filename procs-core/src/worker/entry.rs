@@ -1,0 +1,121 @@
+//! How a re-executed binary becomes a worker before `main` runs.
+
+use crate::transport::registry::TRANSPORTS;
+use crate::transport::{Channel, Transport};
+use crate::wire::env::{
+    self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, EXIT_CONNECT, EXIT_NO_TRANSPORT,
+};
+
+/// Serves calls on `channel` until the parent closes it, then exits the
+/// process: what a worker that something else launched (an MPI rank, a
+/// remote host) runs instead of `main`, for a pool that
+/// [attaches](crate::Attach) to it.
+///
+/// From here on, the process refuses to start pools of its own.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::unix::net::UnixListener;
+/// use procs_core::{frame, Channel};
+///
+/// struct SocketChannel(std::os::unix::net::UnixStream);
+///
+/// impl Channel for SocketChannel {
+///     type Error = std::io::Error;
+///     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+///         frame::write_frame(&mut self.0, msg)
+///     }
+///     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+///         frame::read_frame(&mut self.0, 1 << 30)
+///     }
+/// }
+///
+/// let listener = UnixListener::bind("/run/app/worker-0")?;
+/// let (stream, _) = listener.accept()?;
+/// procs_core::serve(SocketChannel(stream), 1 << 30);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn serve_attached<C: Channel>(channel: C, max_message_size: usize) -> ! {
+    env::set_in_worker();
+    crate::worker::serve::serve(channel, max_message_size, false)
+}
+
+/// Worker side of a transport: connect, then serve. Not a public API.
+#[doc(hidden)]
+pub fn serve<T: Transport>(max_message_size: usize) -> ! {
+    match T::connect(max_message_size) {
+        Ok(channel) => crate::worker::serve::serve(channel, max_message_size, true),
+        Err(error) => {
+            eprintln!(
+                "procs worker: cannot connect over the `{}` transport: {error}",
+                T::NAME
+            );
+            std::process::exit(EXIT_CONNECT)
+        }
+    }
+}
+
+// SAFETY (of running before main): the function only reads and removes
+// environment variables while the process is still single-threaded, and
+// either returns at once (not a worker) or never returns (exits).
+#[ctor::ctor(unsafe)]
+fn become_worker_before_main() {
+    init();
+}
+
+/// Turns this process into a worker if it was started as one; returns at once
+/// otherwise.
+///
+/// On Linux and the other platforms `ctor` supports, procs does this before
+/// `main` on its own, so a `#[remote]` function works in any binary, test or
+/// example with no set-up at all. Calling `init()` first thing in `main` is
+/// harmless and documents the worker entry; on a platform where constructors
+/// do not run, it is required.
+///
+/// # Examples
+///
+/// ```
+/// # #[allow(clippy::needless_doctest_main)]
+/// fn main() {
+///     procs_core::init();
+///     // ... the program, which may start pools ...
+/// }
+/// ```
+pub fn init() {
+    let Some(name) = std::env::var_os(ENV_WORKER) else {
+        return;
+    };
+    env::set_in_worker();
+    // First, so that the window in which the parent's death goes unnoticed
+    // is as short as possible. Workers that a pool attaches to (`serve`) have
+    // no spawning parent and never come through here.
+    if let Some(parent) = std::env::var(ENV_PARENT_PID)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        crate::pool::launch::die_with_parent(parent);
+    }
+    let max = std::env::var(ENV_MAX_MESSAGE)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(env::DEFAULT_MAX_MESSAGE_SIZE);
+    // SAFETY: a worker is single-threaded here (before main, or the first
+    // line of main as documented). Removing the variables keeps programs the
+    // worker itself starts from mistaking themselves for workers.
+    unsafe {
+        std::env::remove_var(ENV_WORKER);
+        std::env::remove_var(ENV_MAX_MESSAGE);
+        std::env::remove_var(ENV_PARENT_PID);
+    }
+    match TRANSPORTS.iter().find(|t| name == t.name) {
+        Some(transport) => (transport.serve)(max),
+        None => {
+            eprintln!(
+                "procs worker: this binary links no `{}` transport; the parent and the worker must be the same binary",
+                name.to_string_lossy()
+            );
+            std::process::exit(EXIT_NO_TRANSPORT)
+        }
+    }
+}

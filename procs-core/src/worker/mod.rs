@@ -1,0 +1,5 @@
+//! The worker side: how a re-executed binary becomes a worker, and the loop
+//! that serves its parent's calls.
+
+pub(crate) mod entry;
+pub(crate) mod serve;

@@ -1,0 +1,202 @@
+//! The worker loop: serve requests until the parent goes away.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::process;
+
+use crate::remote::registry::{CallError, Lookup, Remote, registry};
+use crate::transport::Channel;
+use crate::wire::Broke;
+use crate::wire::codec::{self, Failure, Hello, Message, Request, Task};
+use crate::wire::detached::{Input, Lens};
+use crate::wire::panic::{Location, PanicInfo};
+use crate::wire::spare::Spare;
+
+/// Exit code of a worker whose channel broke or carried garbage.
+const EXIT_PROTOCOL: i32 = 123;
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
+}
+
+/// Serves calls on `channel`; `detach` says whether large byte buffers of
+/// results may travel as messages of their own (not for attached workers,
+/// whose transports may carry one message per answer).
+pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize, detach: bool) -> ! {
+    // The parent reports panics with their message and location; printing
+    // them here too would only duplicate them on the shared stderr.
+    panic::set_hook(Box::new(record_panic));
+    let registry = registry();
+    let mut out = Vec::new();
+    // The buffers detached from the results of one response; once sent, the
+    // largest is kept to receive the next large argument into.
+    let mut detached_out = Vec::new();
+    let mut spare = Spare::default();
+    let hello = Hello {
+        protocol: codec::PROTOCOL,
+        fingerprint: registry.fingerprint(),
+        pid: process::id(),
+    };
+    codec::encode_hello(&mut out, &hello);
+    if let Err(error) = channel.send(&out) {
+        fail(&format!("cannot greet the parent: {error}"));
+    }
+    loop {
+        let msg = match channel.recv() {
+            Ok(Some(msg)) => msg,
+            // The parent closed the channel: the pool is done with us.
+            Ok(None) => process::exit(0),
+            Err(error) => fail(&format!("cannot receive: {error}")),
+        };
+        let Request { id, tasks } = match codec::decode(&msg) {
+            Ok(Message::Request(request)) => request,
+            Ok(_) => fail("unexpected message from the parent"),
+            Err(error) => fail(&error.to_string()),
+        };
+        // The arguments' detached buffers follow the request.
+        let mut inbox =
+            receive_detached(&mut channel, tasks.iter().map(|t| t.detached), &mut spare);
+        codec::begin_response(&mut out);
+        // A batch calls one function many times: look it up once.
+        let remote = find(id);
+        for task in tasks {
+            let before = out.len();
+            let first_detached = detached_out.len();
+            let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
+            let ran = match &remote {
+                Ok(remote) => run(remote, &task, detached, &mut out, &mut detached_out, detach),
+                Err(failure) => Err(failure.clone()),
+            };
+            if let Err(failure) = ran {
+                codec::push_failure(&mut out, task.seq, &failure);
+            }
+            // A result over the limit would be refused by the parent's
+            // channel and cost this worker; report it in its place instead.
+            let largest = detached_out[first_detached..]
+                .iter()
+                .map(Vec::len)
+                .max()
+                .unwrap_or(0);
+            if out.len() > max_message_size || largest > max_message_size {
+                let size = (out.len() - before).max(largest) as u64;
+                codec::pop_outcome(&mut out, before);
+                detached_out.truncate(first_detached);
+                let failure = Failure::TooLarge {
+                    size,
+                    limit: max_message_size as u64,
+                };
+                codec::push_failure(&mut out, task.seq, &failure);
+            }
+        }
+        if let Err(error) = channel.send(&out) {
+            fail(&format!("cannot reply: {error}"));
+        }
+        for buf in detached_out.drain(..) {
+            if let Err(error) = channel.send(&buf) {
+                fail(&format!("cannot reply: {error}"));
+            }
+            spare.give(buf);
+        }
+    }
+}
+
+/// Receives the buffers detached from a request's arguments, in order.
+fn receive_detached<'a>(
+    channel: &mut impl Channel,
+    lens: impl Iterator<Item = Lens<'a>>,
+    spare: &mut Spare,
+) -> Vec<Vec<u8>> {
+    let mut bufs = Vec::new();
+    for lens in lens {
+        for len in lens.iter() {
+            match spare.receive(len, |buf| channel.recv_into(buf)) {
+                Ok(buf) => bufs.push(buf),
+                Err(Broke::Garbage) => fail("a detached buffer of another length than announced"),
+                Err(Broke::Link(None)) => process::exit(0),
+                Err(Broke::Link(Some(error))) => fail(&format!("cannot receive: {error}")),
+            }
+        }
+    }
+    bufs
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("procs worker {}: {why}", process::id());
+    process::exit(EXIT_PROTOCOL)
+}
+
+/// The registered function `id` names. Nothing in a message can make the
+/// worker run anything but a registered function.
+fn find(id: &str) -> Result<&'static Remote, Failure> {
+    let registry = registry();
+    match registry.lookup(id) {
+        Lookup::Found(remote) => Ok(remote),
+        Lookup::Unknown => Err(Failure::UnknownFunction {
+            known: registry.ids(),
+        }),
+        Lookup::Duplicate => Err(Failure::DuplicateId),
+    }
+}
+
+/// Runs one task, appending its outcome to `out` on success (on failure
+/// `out` is left as it was).
+fn run(
+    remote: &Remote,
+    task: &Task<'_>,
+    detached: Vec<Vec<u8>>,
+    out: &mut Vec<u8>,
+    detached_out: &mut Vec<Vec<u8>>,
+    detach: bool,
+) -> Result<(), Failure> {
+    let start = out.len();
+    let first_detached = detached_out.len();
+    // AssertUnwindSafe: after a panic the task's state is dropped and `out`
+    // is truncated back; the function's own globals are the user's to keep
+    // consistent, as with threads.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut input = Input::new(task.args, detached);
+        codec::push_outcome_with(out, task.seq, detached_out, detach, |out| {
+            (remote.invoke)(&mut input, out)
+        })
+    }));
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(CallError::DecodeArgs(error))) => Err(Failure::DecodeArgs(error.to_string())),
+        Ok(Err(CallError::EncodeResult(error))) => Err(Failure::EncodeResult(error.to_string())),
+        Err(payload) => {
+            out.truncate(start);
+            detached_out.truncate(first_detached);
+            let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
+            Err(Failure::Panicked(recorded.unwrap_or_else(|| PanicInfo {
+                message: payload_message(&*payload),
+                location: None,
+                backtrace: None,
+            })))
+        }
+    }
+}
+
+fn record_panic(info: &panic::PanicHookInfo<'_>) {
+    let backtrace = Backtrace::capture();
+    let panic = PanicInfo {
+        message: payload_message(info.payload()),
+        location: info.location().map(|l| Location {
+            file: l.file().to_owned(),
+            line: l.line(),
+            column: l.column(),
+        }),
+        backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
+    };
+    LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic));
+}
+
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
