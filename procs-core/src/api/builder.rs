@@ -416,7 +416,7 @@ mod test {
     use std::process::{Child, Command};
 
     use super::*;
-    use crate::{BoxError, Channel};
+    use crate::transport::{BoxError, Channel};
 
     struct Never;
 

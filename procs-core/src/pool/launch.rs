@@ -13,7 +13,7 @@ use crate::remote::registry::registry;
 use crate::transport::BoxError;
 use crate::transport::erased::ErasedChannel;
 use crate::wire::codec::{self, Hello};
-use crate::wire::env::{ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, EXIT_ORPHANED};
+use crate::wire::env::{ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER};
 
 /// How long a worker whose channel closed may take to finish dying before it
 /// is killed: closing fds comes a moment before the exit status is ready.
@@ -53,7 +53,7 @@ pub(crate) fn check_hello(hello: Hello) -> Result<(), Error> {
 /// `posix_spawn` (a `vfork`-like clone that shares the parent's memory until
 /// `exec`) instead of a full `fork`, which copies the parent's page tables:
 /// the worker sets its own parent-death signal as it starts
-/// ([`die_with_parent`]). Keep it that way, and keep transports from adding
+/// (`worker::parent::die_with_parent`). Keep it that way, and keep transports from adding
 /// a hook of their own where they can.
 pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Command {
     // /proc/self/exe is this process's own image even if the file on disk was
@@ -119,29 +119,6 @@ pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + '
     error
         .downcast_ref::<io::Error>()
         .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
-}
-
-/// Worker side of [`worker_command`]: asks the kernel to SIGKILL this process
-/// when the thread that spawned it exits, then makes sure that thread's
-/// process is still the parent; exits at once if not.
-///
-/// A worker calls it first thing, before it connects. The parent may die
-/// between the spawn and the `prctl`: the worker is then reparented (to init
-/// or a subreaper), `getppid()` no longer names `parent`, and no signal would
-/// ever come.
-pub(crate) fn die_with_parent(parent: u32) {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag on this process.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
-        eprintln!(
-            "procs worker: cannot set the parent-death signal: {}",
-            io::Error::last_os_error()
-        );
-        std::process::exit(EXIT_ORPHANED);
-    }
-    // SAFETY: getppid has no preconditions.
-    if unsafe { libc::getppid() } as u32 != parent {
-        std::process::exit(EXIT_ORPHANED);
-    }
 }
 
 /// Waits up to `grace` for `child` to exit on its own, then kills it;

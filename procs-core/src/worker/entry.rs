@@ -94,7 +94,7 @@ pub fn init() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
-        crate::pool::launch::die_with_parent(parent);
+        crate::worker::parent::die_with_parent(parent);
     }
     let max = std::env::var(ENV_MAX_MESSAGE)
         .ok()

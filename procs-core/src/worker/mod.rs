@@ -2,4 +2,5 @@
 //! that serves its parent's calls.
 
 pub(crate) mod entry;
+pub(crate) mod parent;
 pub(crate) mod serve;
