@@ -4,7 +4,8 @@
 //!
 //! Run with `cargo run --release -p widefinder --features ipc --example choose_transport`.
 
-use procs::{DefaultTransport, IpcTransport, Pool, Transport, proc, remote};
+use procs::transport::Transport;
+use procs::{DefaultTransport, IpcTransport, Pool, proc, remote};
 
 /// Sums a large buffer in a worker.
 #[remote]

@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::BoxError;
 use crate::exit::Exit;
-use crate::transport::BoxError;
 use crate::wire::codec::Malformed;
 use crate::wire::panic::PanicInfo;
 

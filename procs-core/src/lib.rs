@@ -2,13 +2,14 @@
 //!
 //! This crate holds everything procs is made of except the transports:
 //! [`Proc`] and [`proc!`], [`call`] and [`pmap`], the [`Pool`], the
-//! [`Transport`] and [`Channel`] traits, the registry of `#[remote]`
+//! [`Transport`](transport::Transport) and [`Channel`](transport::Channel)
+//! traits, the registry of `#[remote]`
 //! functions, the worker loop and the wire codec.
 //!
 //! **Applications should depend on the `procs` facade**, which re-exports this
 //! crate, adds the `#[remote]` attribute and picks a transport by feature
 //! flag. Depend on `procs-core` directly to write a transport: a transport
-//! crate implements [`Transport`] and depends on nothing else of procs, so it
+//! crate implements [`Transport`](transport::Transport) and depends on nothing else of procs, so it
 //! compiles in parallel with the rest.
 //!
 //! # How a call flows
@@ -29,6 +30,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api;
+mod contract;
 mod error;
 mod exit;
 mod pool;
@@ -36,7 +38,6 @@ mod remote;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
-mod transport;
 mod util;
 mod wire;
 mod worker;
@@ -52,11 +53,47 @@ pub use api::pool::Pool;
 pub use api::proc::Proc;
 pub use api::results::Results;
 pub use api::unordered::Unordered;
+pub use contract::BoxError;
 pub use error::{Error, Payload};
 pub use exit::Exit;
 pub use remote::remote_fn::RemoteFn;
-pub use transport::attach::Attach;
-pub use transport::frame;
-pub use transport::{BoxError, Channel, Transport};
 pub use wire::panic::{Location, PanicInfo};
-pub use worker::entry::{init, serve_attached as serve};
+pub use worker::entry::init;
+
+/// For transport authors: the contract a transport implements, and what
+/// implementing it takes.
+///
+/// Applications never need this module: they pick a transport by value
+/// (`Pool::builder().transport(...)`) or by the facade's feature flags. A
+/// transport crate implements [`Transport`](transport::Transport) (procs
+/// spawns and reaches the workers) or [`Attach`](transport::Attach)
+/// (something else started them), registers it with
+/// [`register_transport!`](transport::register_transport), and checks
+/// itself with the conformance kit (`procs_core::testkit`, feature
+/// `testkit`). See `docs/writing-a-transport.md`.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::transport::{frame, Channel};
+///
+/// struct Framed(std::io::Cursor<Vec<u8>>);
+///
+/// impl Channel for Framed {
+///     type Error = std::io::Error;
+///     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+///         frame::write_frame(&mut self.0, msg)
+///     }
+///     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+///         frame::read_frame(&mut self.0, 1 << 20)
+///     }
+/// }
+/// ```
+pub mod transport {
+    #[doc(inline)]
+    pub use crate::__register_transport as register_transport;
+    pub use crate::contract::attach::Attach;
+    pub use crate::contract::frame;
+    pub use crate::contract::{BoxError, Channel, Transport};
+    pub use crate::worker::entry::serve;
+}

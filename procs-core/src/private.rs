@@ -8,10 +8,10 @@ use serde::{Serialize, de::DeserializeOwned};
 pub use linkme;
 
 pub use crate::api::builder::DEFAULT_TRANSPORT;
+pub use crate::contract::registry::{TRANSPORTS, TransportEntry};
 pub use crate::remote::registry::{CallError, REMOTES, Remote};
-pub use crate::transport::registry::{TRANSPORTS, TransportEntry};
 pub use crate::wire::detached::{Input, Output};
-pub use crate::worker::entry::serve;
+pub use crate::worker::entry::connect_and_serve;
 
 /// The `TypeId` of a function item, named by value because it cannot be
 /// named by type.

@@ -14,7 +14,8 @@
 //!
 //! ```no_run
 //! # use std::process::{Child, Command};
-//! # use procs_core::{BoxError, Channel, Transport};
+//! # use procs_core::BoxError;
+//! # use procs_core::transport::{Channel, Transport};
 //! # #[derive(Clone, Default)]
 //! # struct MyTransport;
 //! # struct MyChannel;
@@ -39,7 +40,7 @@
 //! see at a glance which part of the contract broke:
 //!
 //! ```no_run
-//! # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+//! # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 //! use procs_core::testkit;
 //!
 //! // in one #[test]:
@@ -103,7 +104,8 @@ use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::{Builder, Pool, Transport, proc};
+use crate::transport::Transport;
+use crate::{Builder, Pool, proc};
 use support::{children, eventually};
 
 pub use failures::{
@@ -147,7 +149,7 @@ fn pool<T: Transport + Clone>(transport: &T, workers: usize) -> Pool {
 /// In a transport crate's `tests/conformance.rs`:
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::conformance(my_transport);
 /// # }
 /// ```

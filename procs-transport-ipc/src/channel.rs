@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use ipc_channel::IpcError;
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
-use procs_core::Channel;
-use procs_core::frame::FrameTooLarge;
+use procs_core::transport::Channel;
+use procs_core::transport::frame::FrameTooLarge;
 
 use crate::conn::Conn;
 use crate::error::Error;
@@ -43,7 +43,7 @@ const ACCEPT_DRAIN: Duration = Duration::from_secs(5);
 /// peer sends meanwhile, so two ends sending large messages at once do not
 /// wait on each other.
 ///
-/// The parent's end is returned by [`spawn`](procs_core::Transport::spawn)
+/// The parent's end is returned by [`spawn`](procs_core::transport::Transport::spawn)
 /// before the worker has connected; its first [`recv`](Channel::recv) waits
 /// for the connection while watching the worker, and returns `Ok(None)` if
 /// the worker exits without connecting. The pool's handshake deadline bounds
@@ -54,7 +54,7 @@ const ACCEPT_DRAIN: Duration = Duration::from_secs(5);
 /// Channels are made by [`IpcTransport`](crate::IpcTransport); a pool drives them:
 ///
 /// ```no_run
-/// use procs_core::Transport;
+/// use procs_core::transport::Transport;
 /// use procs_transport_ipc::{IpcChannel, IpcTransport};
 ///
 /// fn worker_end() -> IpcChannel {
@@ -283,7 +283,7 @@ mod test {
     use std::time::Instant;
 
     use ipc_channel::ipc;
-    use procs_core::Transport;
+    use procs_core::transport::Transport;
 
     use super::*;
     use crate::IpcTransport;

@@ -314,7 +314,7 @@ mod test {
     use std::thread;
 
     use ipc_channel::ipc;
-    use procs_core::Channel;
+    use procs_core::transport::Channel;
 
     use super::*;
     use crate::IpcChannel;

@@ -5,7 +5,8 @@ use std::sync::mpsc;
 use std::thread;
 
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender};
-use procs_core::{BoxError, Transport};
+use procs_core::BoxError;
+use procs_core::transport::Transport;
 
 use crate::channel::{IpcChannel, Pending};
 use crate::error::Error;
@@ -109,7 +110,7 @@ impl Transport for IpcTransport {
     }
 }
 
-procs_core::register_transport!(IpcTransport);
+procs_core::transport::register_transport!(IpcTransport);
 
 /// In the child, between `fork` and `exec`: makes every descriptor but the
 /// standard streams close-on-exec. The worker needs none (its server's name

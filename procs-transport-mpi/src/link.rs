@@ -30,7 +30,7 @@ use std::io;
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 
-use procs_core::Channel;
+use procs_core::transport::Channel;
 
 use crate::backoff::Backoff;
 use crate::ops::{self, MAX_COUNT, Probed};
@@ -133,7 +133,7 @@ pub(crate) fn attach(rank: c_int, size: c_int, max: usize) -> io::Result<MpiChan
 /// The pool drives channels itself; a sketch of what it does:
 ///
 /// ```no_run
-/// use procs_core::{Attach, Channel};
+/// use procs_core::transport::{Attach, Channel};
 /// use procs_transport_mpi::MpiTransport;
 ///
 /// let mpi = MpiTransport::new()?;

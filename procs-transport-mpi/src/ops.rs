@@ -86,15 +86,15 @@ impl Comm {
     /// procs' messages. Collective: every rank calls it.
     pub(crate) fn duplicate_world() -> io::Result<Comm> {
         let mut comm = MaybeUninit::uninit();
-        // SAFETY: MPI is initialized; `comm` receives the new handle.
         check(
+            // SAFETY: MPI is initialized; `comm` receives the new handle.
             unsafe { ffi::MPI_Comm_dup(ffi::RSMPI_COMM_WORLD, comm.as_mut_ptr()) },
             "MPI_Comm_dup",
         )?;
         // SAFETY: MPI_Comm_dup succeeded and wrote the handle.
         let comm = Comm(unsafe { comm.assume_init() });
-        // SAFETY: a live communicator and a predefined error handler.
         check(
+            // SAFETY: a live communicator and a predefined error handler.
             unsafe { ffi::MPI_Comm_set_errhandler(comm.0, ffi::RSMPI_ERRORS_RETURN) },
             "MPI_Comm_set_errhandler",
         )?;
@@ -104,13 +104,13 @@ impl Comm {
     /// This process's rank and the number of ranks.
     pub(crate) fn rank_and_size(&self) -> io::Result<(c_int, c_int)> {
         let (mut rank, mut size) = (0, 0);
-        // SAFETY: a live communicator; the outputs are plain ints.
         check(
+            // SAFETY: a live communicator; the outputs are plain ints.
             unsafe { ffi::MPI_Comm_rank(self.0, &mut rank) },
             "MPI_Comm_rank",
         )?;
-        // SAFETY: as above.
         check(
+            // SAFETY: as above.
             unsafe { ffi::MPI_Comm_size(self.0, &mut size) },
             "MPI_Comm_size",
         )?;
@@ -135,8 +135,8 @@ impl Comm {
         let mut flag: c_int = 0;
         let mut message = MaybeUninit::uninit();
         let mut status = MaybeUninit::<ffi::MPI_Status>::uninit();
-        // SAFETY: a live communicator; the outputs are written by MPI.
         check(
+            // SAFETY: a live communicator; the outputs are written by MPI.
             unsafe {
                 ffi::MPI_Improbe(
                     source,
@@ -155,8 +155,8 @@ impl Comm {
         // SAFETY: a match fills the message and the status.
         let (message, status) = unsafe { (message.assume_init(), status.assume_init()) };
         let mut count: c_int = 0;
-        // SAFETY: the status MPI just returned.
         check(
+            // SAFETY: the status MPI just returned.
             unsafe { ffi::MPI_Get_count(&status, byte(), &mut count) },
             "MPI_Get_count",
         )?;
@@ -203,9 +203,9 @@ impl Comm {
             )
         })?;
         let mut request = MaybeUninit::uninit();
-        // SAFETY: `buf` holds `count` bytes and outlives the request (the
-        // caller's promise); the communicator is live.
         check(
+            // SAFETY: `buf` holds `count` bytes and outlives the request (the
+            // caller's promise); the communicator is live.
             unsafe {
                 ffi::MPI_Isend(
                     buf.as_ptr().cast::<c_void>(),
@@ -288,9 +288,9 @@ impl Pending {
     /// Whether the send has completed (its buffer may then be released).
     pub(crate) fn test(&mut self) -> io::Result<bool> {
         let mut flag: c_int = 0;
-        // SAFETY: an active request from MPI_Isend; a completed one is set
-        // to MPI_REQUEST_NULL by MPI and not tested again by callers.
         check(
+            // SAFETY: an active request from MPI_Isend; a completed one is set
+            // to MPI_REQUEST_NULL by MPI and not tested again by callers.
             unsafe { ffi::MPI_Test(&mut self.0, &mut flag, ffi::RSMPI_STATUS_IGNORE) },
             "MPI_Test",
         )?;

@@ -212,7 +212,7 @@ fn start() {
         world.abort(EXIT_MPI_SETUP);
     }
     if rank != 0 {
-        procs_core::serve(WorkerLink::new(), link::WORKER_MAX_MESSAGE);
+        procs_core::transport::serve(WorkerLink::new(), link::WORKER_MAX_MESSAGE);
     }
 }
 

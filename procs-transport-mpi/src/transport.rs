@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use procs_core::{Attach, BoxError};
+use procs_core::BoxError;
+use procs_core::transport::Attach;
 
 use crate::launch::launched;
 use crate::link::{self, MpiChannel};
@@ -69,7 +70,7 @@ impl MpiTransport {
     /// use procs_transport_mpi::MpiTransport;
     ///
     /// match MpiTransport::new() {
-    ///     Ok(mpi) => println!("{} worker ranks", procs_core::Attach::workers(&mpi)),
+    ///     Ok(mpi) => println!("{} worker ranks", procs_core::transport::Attach::workers(&mpi)),
     ///     Err(not_launched) => println!("local workers only: {not_launched}"),
     /// }
     /// ```

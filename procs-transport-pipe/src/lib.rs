@@ -8,7 +8,7 @@
 //! `fork` and `exec`, so std starts workers with `posix_spawn` rather than a
 //! full `fork` of the parent.
 //!
-//! Messages are length-prefixed frames ([`procs_core::frame`]) with a size
+//! Messages are length-prefixed frames ([`procs_core::transport::frame`]) with a size
 //! limit checked before any allocation. Frames of 1 MiB or more are written
 //! with `vmsplice`: the pipe refers to the sender's pages instead of copying
 //! them, which takes a 256 MiB buffer across in about a third of the time,

@@ -3,9 +3,9 @@
 //! straight out of them.
 //!
 //! A write copies every byte into pipe pages allocated for it and the read
-//! copies them out again, the two serialized on the pipe's lock: about
-//! 140 ms per 256 MiB on the project's 2-CPU VMs. Splicing leaves one copy,
-//! about 40 ms.
+//! copies them out again, the two serialized on the pipe's lock. Splicing
+//! leaves one copy, several times faster for large frames (the figures are
+//! in BENCHMARKS.md, "Figures behind design choices").
 //!
 //! The catch: until the reader has read them, the pipe refers to the
 //! sender's memory, so the bytes must not change. [`write_frame`] therefore
@@ -20,14 +20,14 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use procs_core::frame::HEADER_LEN;
+use procs_core::transport::frame::HEADER_LEN;
 
 /// Messages at least this long are spliced: below it a copy is cheaper than
 /// waiting for the reader to drain the pipe.
 pub(crate) const SPLICE_MIN: usize = 1 << 20;
 
 /// Writes `msg` as one frame (the same bytes as
-/// [`procs_core::frame::write_frame`]), splicing the body, and returns once
+/// [`procs_core::transport::frame::write_frame`]), splicing the body, and returns once
 /// the reader has read all of it.
 pub(crate) fn write_frame(w: &mut (impl Write + AsFd), msg: &[u8]) -> io::Result<()> {
     let header: [u8; HEADER_LEN] = (msg.len() as u64).to_le_bytes();
@@ -119,7 +119,7 @@ mod test {
             let mut frames = Vec::new();
             for _ in 0..2 {
                 frames.push(
-                    procs_core::frame::read_frame(&mut rx, usize::MAX)
+                    procs_core::transport::frame::read_frame(&mut rx, usize::MAX)
                         .unwrap()
                         .unwrap(),
                 );

@@ -6,7 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::{mem, ptr};
 
 use interprocess::unnamed_pipe::{Recver, Sender};
-use procs_core::{BoxError, Channel, Transport, frame};
+use procs_core::BoxError;
+use procs_core::transport::{Channel, Transport, frame};
 
 use crate::error::Error;
 use crate::splice;
@@ -43,7 +44,7 @@ pub struct PipeTransport {
 /// Channels are made by [`PipeTransport`]; a pool drives them:
 ///
 /// ```no_run
-/// use procs_core::Transport;
+/// use procs_core::transport::Transport;
 /// use procs_transport_pipe::{PipeChannel, PipeTransport};
 ///
 /// fn worker_end() -> PipeChannel {
@@ -140,7 +141,7 @@ impl Transport for PipeTransport {
     }
 }
 
-procs_core::register_transport!(PipeTransport);
+procs_core::transport::register_transport!(PipeTransport);
 
 /// A pipe as `(read end, write end)`, both close-on-exec from birth so that
 /// no process spawned meanwhile by another thread inherits them, and both
@@ -296,6 +297,8 @@ mod test {
     use super::*;
 
     fn is_cloexec(fd: BorrowedFd<'_>) -> bool {
+        // SAFETY: F_GETFD only reads the flags of a descriptor the borrow
+        // keeps open.
         let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
         assert!(flags >= 0);
         flags & libc::FD_CLOEXEC != 0

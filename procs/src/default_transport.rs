@@ -70,7 +70,7 @@ static DEFAULT: fn(crate::Builder) -> crate::Builder = default_source;
 fn default_source(builder: crate::Builder) -> crate::Builder {
     #[cfg(feature = "mpi")]
     if let Ok(mpi) = procs_transport_mpi::MpiTransport::new() {
-        if procs_core::Attach::workers(&mpi) > 0 {
+        if procs_core::transport::Attach::workers(&mpi) > 0 {
             return builder.attach(mpi);
         }
     }

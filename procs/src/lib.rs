@@ -88,10 +88,43 @@
 mod default_transport;
 
 pub use procs_core::{
-    Attach, BoxError, Builder, Calls, Channel, Error, Exit, Location, PanicInfo, Payload, Pool,
-    Proc, RemoteFn, Results, Transport, Unordered, call, frame, init, marker, pmap, pmap_unordered,
-    proc, serve,
+    BoxError, Builder, Calls, Error, Exit, Location, PanicInfo, Payload, Pool, Proc, RemoteFn,
+    Results, Unordered, call, init, marker, pmap, pmap_unordered, proc,
 };
+
+/// For transport authors: the contract a transport implements.
+///
+/// Applications never need this module: they choose a transport with a
+/// feature flag or per pool (`Pool::builder().transport(...)`). A transport
+/// crate implements [`Transport`](transport::Transport) or
+/// [`Attach`](transport::Attach) and registers it with
+/// [`register_transport!`](transport::register_transport); workers that
+/// something else started call [`serve`](transport::serve). See
+/// `docs/writing-a-transport.md`.
+///
+/// # Examples
+///
+/// ```
+/// use procs::transport::{frame, Channel};
+///
+/// struct Framed(std::io::Cursor<Vec<u8>>);
+///
+/// impl Channel for Framed {
+///     type Error = std::io::Error;
+///     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+///         frame::write_frame(&mut self.0, msg)
+///     }
+///     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+///         frame::read_frame(&mut self.0, 1 << 20)
+///     }
+/// }
+/// ```
+pub mod transport {
+    pub use procs_core::transport::{Attach, BoxError, Channel, Transport, frame, serve};
+
+    #[doc(inline)]
+    pub use procs_core::transport::register_transport;
+}
 
 #[doc(hidden)]
 pub use procs_core::__private;

@@ -1,6 +1,6 @@
 //! A pool attached to workers it did not start, as under an MPI launcher or
 //! on remote hosts: here, copies of this test binary started by the test
-//! itself, which connect to a Unix socket and serve with `procs::serve`.
+//! itself, which connect to a Unix socket and serve with `procs::transport::serve`.
 
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -9,7 +9,8 @@ use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use procs::{Attach, BoxError, Channel, Error, Pool, frame, proc, remote};
+use procs::transport::{Attach, Channel, frame};
+use procs::{BoxError, Error, Pool, proc, remote};
 
 const ROLE: &str = "PROCS_TEST_ATTACH_SOCKET";
 
@@ -90,7 +91,7 @@ fn attached_worker() {
         return;
     };
     let stream = UnixStream::connect(path).expect("the test listens");
-    procs::serve(SocketChannel(stream), 1 << 30);
+    procs::transport::serve(SocketChannel(stream), 1 << 30);
 }
 
 fn start_worker(path: &PathBuf) -> Child {

@@ -30,12 +30,15 @@ fn aborts(_x: u32) -> u32 {
 fn segfaults(_x: u32) -> u32 {
     // A real invalid access (not a raised signal): address 8 is non-null and
     // aligned, so no debug precondition check turns it into a panic first.
+    // SAFETY: none, on purpose: the write faults and the worker dies, which
+    // is what the test is about.
     unsafe { (8 as *mut u8).write_volatile(1) };
     unreachable!("the write above faults")
 }
 
 #[remote]
 fn raises_sigsegv(_x: u32) -> u32 {
+    // SAFETY: resetting a handler and raising a signal touch no memory.
     unsafe {
         libc::signal(libc::SIGSEGV, libc::SIG_DFL);
         libc::raise(libc::SIGSEGV);
@@ -50,6 +53,7 @@ fn exits(code: i32) -> u32 {
 
 #[remote]
 fn sigkills_itself(_x: u32) -> u32 {
+    // SAFETY: kill(2) on our own pid touches no memory.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGKILL);
     }

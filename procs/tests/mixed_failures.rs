@@ -44,6 +44,7 @@ fn chaos(i: u32) -> u64 {
     match fate(i) {
         Fate::Panic => panic!("chaos panics at {i}"),
         Fate::Abort => std::process::abort(),
+        // SAFETY: resetting a handler and raising a signal touch no memory.
         Fate::Segfault => unsafe {
             libc::signal(libc::SIGSEGV, libc::SIG_DFL);
             libc::raise(libc::SIGSEGV);

@@ -18,9 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use procs::{
-    BoxError, Channel, Error, Payload, PipeTransport, Pool, Proc, Transport, frame, proc, remote,
-};
+use procs::transport::{Channel, Transport, frame};
+use procs::{BoxError, Error, Payload, PipeTransport, Pool, Proc, proc, remote};
 
 // ---------------------------------------------------------------------------
 // Remote functions.

@@ -26,13 +26,14 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
-use procs_core::{BoxError, Channel, Transport, frame};
+use procs_core::BoxError;
+use procs_core::transport::{Channel, Transport, frame};
 
 /// Names the worker's inherited socket: its descriptor number.
 const ENV_FD: &str = "PROCS_UNIX_FD";
 
 /// A [`Transport`] over a Unix stream socket pair: one socket per worker,
-/// length-prefixed frames ([`procs_core::frame`]) both ways.
+/// length-prefixed frames ([`procs_core::transport::frame`]) both ways.
 ///
 /// # Examples
 ///
@@ -55,7 +56,7 @@ pub struct UnixTransport {
 /// Channels are made by [`UnixTransport`]; a pool drives them:
 ///
 /// ```no_run
-/// use procs_core::Transport;
+/// use procs_core::transport::Transport;
 /// use procs_transport_unix_example::{UnixChannel, UnixTransport};
 ///
 /// fn worker_end() -> UnixChannel {
@@ -133,7 +134,7 @@ impl Transport for UnixTransport {
     }
 }
 
-procs_core::register_transport!(UnixTransport);
+procs_core::transport::register_transport!(UnixTransport);
 
 /// Errors of this transport that are not plain I/O errors.
 ///

@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use crate::api::pool::Pool;
 use crate::api::proc::Proc;
+use crate::contract::Transport;
+use crate::contract::attach::Attach;
+use crate::contract::erased::Source;
 use crate::error::Error;
 use crate::pool::CallSettings;
 use crate::pool::direct::Lent;
 use crate::pool::slot::SlotConfig;
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
-use crate::transport::Transport;
-use crate::transport::attach::Attach;
-use crate::transport::erased::Source;
 use crate::wire::env::{DEFAULT_MAX_MESSAGE_SIZE, in_worker};
 
 /// The facade's choice of default transport, applied by [`Builder::build`]
@@ -144,7 +144,8 @@ impl Builder {
     ///
     /// ```no_run
     /// # use std::process::{Child, Command};
-    /// # use procs_core::{BoxError, Channel, Transport};
+    /// # use procs_core::BoxError;
+    /// # use procs_core::transport::{Channel, Transport};
     /// # #[derive(Default)]
     /// # struct MyTransport;
     /// # struct MyChannel;
@@ -185,7 +186,8 @@ impl Builder {
     ///
     /// ```no_run
     /// # use std::os::unix::net::UnixStream;
-    /// # use procs_core::{frame, Attach, BoxError, Channel};
+    /// # use procs_core::BoxError;
+    /// # use procs_core::transport::{frame, Attach, Channel};
     /// # struct SocketChannel(UnixStream);
     /// # impl Channel for SocketChannel {
     /// #     type Error = std::io::Error;
@@ -309,7 +311,7 @@ impl Builder {
             // name would route some workers to the wrong one. (None is fine
             // for a transport whose workers are other programs.)
             let name = transport.name();
-            if crate::transport::registry::TRANSPORTS
+            if crate::contract::registry::TRANSPORTS
                 .iter()
                 .filter(|t| t.name == name)
                 .count()
@@ -416,7 +418,7 @@ mod test {
     use std::process::{Child, Command};
 
     use super::*;
-    use crate::transport::{BoxError, Channel};
+    use crate::contract::{BoxError, Channel};
 
     struct Never;
 
@@ -450,8 +452,8 @@ mod test {
 
     transport!(Twin, "test-twin");
     transport!(OtherTwin, "test-twin");
-    crate::register_transport!(Twin);
-    crate::register_transport!(OtherTwin);
+    crate::__register_transport!(Twin);
+    crate::__register_transport!(OtherTwin);
 
     #[test]
     fn two_transports_of_one_name_are_refused() {

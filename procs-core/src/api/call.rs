@@ -29,7 +29,9 @@ use crate::pool::stream::RawResults;
 /// let many: Vec<u8> = call((0..3).map(|i| proc!(id(i)))).collect::<Result<_, _>>()?;
 /// # Ok::<(), procs_core::Error>(())
 /// ```
-pub trait Calls<Marker> {
+///
+/// The trait is sealed: procs implements it for the three forms above.
+pub trait Calls<Marker>: sealed::Sealed<Marker> {
     /// What the call yields: a `Result`, a tuple of `Result`s, or
     /// [`Results`].
     type Output;
@@ -49,6 +51,39 @@ pub trait Calls<Marker> {
     /// # Ok::<(), procs_core::Error>(())
     /// ```
     fn call_on(self, pool: &Pool) -> Self::Output;
+}
+
+pub(crate) mod sealed {
+    use super::{Proc, marker};
+
+    /// Unnameable outside procs, so that nobody else implements
+    /// [`Calls`](super::Calls).
+    pub trait Sealed<Marker> {}
+
+    impl<R> Sealed<marker::One> for Proc<R> {}
+    impl<'a, I, R> Sealed<marker::Each<'a>> for I
+    where
+        I: IntoIterator<Item = Proc<R>>,
+        I::IntoIter: 'a,
+    {
+    }
+    macro_rules! sealed_tuple {
+        ($($t:ident)+) => {
+            impl<$($t),+> Sealed<marker::Tuple> for ($(Proc<$t>,)+) {}
+        };
+    }
+    sealed_tuple!(A);
+    sealed_tuple!(A B);
+    sealed_tuple!(A B C);
+    sealed_tuple!(A B C D);
+    sealed_tuple!(A B C D E);
+    sealed_tuple!(A B C D E F);
+    sealed_tuple!(A B C D E F G);
+    sealed_tuple!(A B C D E F G H);
+    sealed_tuple!(A B C D E F G H I);
+    sealed_tuple!(A B C D E F G H I J);
+    sealed_tuple!(A B C D E F G H I J K);
+    sealed_tuple!(A B C D E F G H I J K L);
 }
 
 /// The marker types that tell the impls of [`Calls`] apart; callers never

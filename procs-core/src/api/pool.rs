@@ -15,7 +15,7 @@ use crate::remote::remote_fn::RemoteFn;
 
 /// A pool of worker processes: warm, reused, replaced when they die.
 ///
-/// The free functions [`call`](crate::api::call) and [`pmap`](crate::api::pmap) run on
+/// The free functions [`call`](crate::call) and [`pmap`](crate::pmap) run on
 /// a global pool started on first use and sized to the machine; build an
 /// explicit pool with [`Pool::builder`] to choose the worker count, the
 /// transport or the limits. A `Pool` is a cheap handle: clones share the same
@@ -63,8 +63,8 @@ impl Pool {
         Builder::new()
     }
 
-    /// The global pool behind [`call`](crate::api::call) and
-    /// [`pmap`](crate::api::pmap), started on first use with the default
+    /// The global pool behind [`call`](crate::call) and
+    /// [`pmap`](crate::pmap), started on first use with the default
     /// settings.
     ///
     /// If it cannot start (inside a worker process, or with no transport
@@ -91,7 +91,7 @@ impl Pool {
 
     /// Runs process specifications: a single [`Proc`](crate::Proc), a tuple
     /// of procs of different types, or any iterator of procs of one type.
-    /// See [`call`](crate::api::call).
+    /// See [`call`](crate::call).
     ///
     /// # Examples
     ///
@@ -111,7 +111,7 @@ impl Pool {
     }
 
     /// Maps `f` over `items` in worker processes; results come in input
-    /// order. See [`pmap`](crate::api::pmap).
+    /// order. See [`pmap`](crate::pmap).
     ///
     /// # Examples
     ///

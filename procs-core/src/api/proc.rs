@@ -6,18 +6,19 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::contract::BoxError;
 use crate::error::{Error, Payload};
 use crate::pool::spec::Spec;
 use crate::remote::registry::registry;
 use crate::remote::remote_fn::RemoteFn;
-use crate::transport::BoxError;
+use crate::remote::remote_fn::sealed::EncodeArgs;
 use crate::wire::detached::Args as Encoded;
 
 /// A process specification: one call of a `#[remote]` function, with its
 /// arguments already encoded, that has not run yet.
 ///
-/// Make one with [`proc!`](crate::api::proc), which reads like the call it stands
-/// for, and run it with [`call`](crate::api::call). `R` is the function's return
+/// Make one with [`proc!`](crate::proc), which reads like the call it stands
+/// for, and run it with [`call`](crate::call). `R` is the function's return
 /// type. A `Proc` that could not be made (the function carries no
 /// `#[remote]`, an argument failed to encode) still exists and yields its
 /// error when called, so one bad spec never hides the results of the others.
@@ -43,7 +44,7 @@ pub struct Proc<R> {
 
 impl<R> Proc<R> {
     /// Makes a process specification for `f(args...)`; what
-    /// [`proc!`](crate::api::proc) expands to.
+    /// [`proc!`](crate::proc) expands to.
     ///
     /// `args` is the tuple of arguments (`(x,)` for one argument).
     ///
@@ -74,7 +75,10 @@ impl<R> Proc<R> {
     where
         F: RemoteFn<Args, Output = R>,
     {
-        Proc::encoded(id, Encoded::encode(|out| F::encode_args(args, out)))
+        Proc::encoded(
+            id,
+            Encoded::encode(|out| <F as EncodeArgs<Args>>::encode_args(args, out)),
+        )
     }
 
     /// [`Proc::encode`] through the caller's `scratch` buffer.
@@ -84,7 +88,9 @@ impl<R> Proc<R> {
     {
         Proc::encoded(
             id,
-            Encoded::encode_in(scratch, |out| F::encode_args(args, out)),
+            Encoded::encode_in(scratch, |out| {
+                <F as EncodeArgs<Args>>::encode_args(args, out)
+            }),
         )
     }
 

@@ -9,8 +9,8 @@ use crate::error::{Error, Payload};
 use crate::pool::job::Reply;
 use crate::pool::stream::RawResults;
 
-/// An iterator over the results of [`call`](crate::api::call) or
-/// [`pmap`](crate::api::pmap), in input order.
+/// An iterator over the results of [`call`](crate::call) or
+/// [`pmap`](crate::pmap), in input order.
 ///
 /// Each result is yielded as soon as it and every result before it are
 /// ready. The input is consumed lazily with a bounded look-ahead (the pool's

@@ -6,12 +6,12 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::contract::BoxError;
+use crate::contract::erased::ErasedChannel;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pool::watch::{Killed, Watch};
 use crate::remote::registry::registry;
-use crate::transport::BoxError;
-use crate::transport::erased::ErasedChannel;
 use crate::wire::codec::{self, Hello};
 use crate::wire::env::{ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER};
 

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use crate::contract::BoxError;
+use crate::contract::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pool::direct::Lent;
@@ -26,8 +28,6 @@ use crate::pool::job::{Answers, Job, Reply};
 use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
 use crate::pool::spec::Spec;
 use crate::pool::watch::{Killed, Watch};
-use crate::transport::BoxError;
-use crate::transport::erased::{ErasedChannel, Source};
 use crate::wire::Broke;
 use crate::wire::codec;
 use crate::wire::spare::Spare;
@@ -127,8 +127,7 @@ impl Slot {
         // starts at once, and the first call goes to whichever worker greets
         // first. (A head start for the first worker, the others waiting for
         // its greeting, put their start-ups on the CPUs exactly while the
-        // first call ran: 1.6x a bare spawn against 1.15x without, on 2 CPUs,
-        // issue #5.)
+        // first call ran; BENCHMARKS.md, "Figures behind design choices".)
         self.worker = self.start().ok();
         loop {
             if self.in_flight.is_empty() && self.recycle_due() {
@@ -490,7 +489,7 @@ impl Slot {
 /// The bytes a job's request takes on the wire, detached buffers included,
 /// without encoding it.
 fn request_len(job: &Job) -> usize {
-    let header = crate::transport::frame::HEADER_LEN;
+    let header = crate::contract::frame::HEADER_LEN;
     let task = |t: &crate::pool::job::Task| {
         8 + 8 + 4 + t.args.len() + t.args.detached.len() * (8 + header)
     };

@@ -4,7 +4,7 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::transport::BoxError;
+use crate::contract::BoxError;
 
 /// One `#[remote]` function, as registered by the macro. Not a public API.
 #[doc(hidden)]

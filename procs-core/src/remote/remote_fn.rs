@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::transport::BoxError;
+use crate::contract::BoxError;
 use crate::wire::detached::Output;
 
 /// A function that can run in a worker: implemented for every `Fn` of up to
@@ -25,7 +25,9 @@ use crate::wire::detached::Output;
 /// assert_eq!(arity(add), 2);
 /// assert_eq!(add.call_with((2, 3)), 5);
 /// ```
-pub trait RemoteFn<Args>: Copy + Send + Sync + 'static {
+///
+/// The trait is sealed: its impls are procs' own, one per arity.
+pub trait RemoteFn<Args>: sealed::EncodeArgs<Args> + Copy + Send + Sync + 'static {
     /// The return type.
     type Output;
     /// What [`pmap`](crate::Pool::pmap) takes per call: the argument itself
@@ -39,16 +41,21 @@ pub trait RemoteFn<Args>: Copy + Send + Sync + 'static {
 
     /// Calls the function in this process.
     fn call_with(self, args: Args) -> Self::Output;
+}
 
-    /// Appends the encoded arguments to `out`, as the worker decodes them.
-    /// Takes them by value, so that a large byte buffer is sent as it is.
-    /// Not a public API.
-    ///
-    /// # Errors
-    ///
-    /// When an argument fails to serialize.
-    #[doc(hidden)]
-    fn encode_args(args: Args, out: &mut Output<'_>) -> Result<(), BoxError>;
+pub(crate) mod sealed {
+    use super::{BoxError, Output};
+
+    /// How a function's arguments are encoded; outside the public trait, so
+    /// that no public method names procs' internal buffer types, and
+    /// unnameable outside procs, so that nobody else can implement
+    /// [`RemoteFn`](super::RemoteFn).
+    pub trait EncodeArgs<Args> {
+        /// Appends the encoded arguments to `out`, as the worker decodes
+        /// them. Takes them by value, so that a large byte buffer is sent as
+        /// it is.
+        fn encode_args(args: Args, out: &mut Output<'_>) -> Result<(), BoxError>;
+    }
 }
 
 impl<F, R> RemoteFn<()> for F
@@ -64,7 +71,9 @@ where
     fn call_with(self, (): ()) -> R {
         self()
     }
+}
 
+impl<F: Fn() -> R, R> sealed::EncodeArgs<()> for F {
     fn encode_args((): (), _: &mut Output<'_>) -> Result<(), BoxError> {
         Ok(())
     }
@@ -86,7 +95,9 @@ where
     fn call_with(self, (a,): (A,)) -> R {
         self(a)
     }
+}
 
+impl<F: Fn(A) -> R, A: Serialize + 'static, R> sealed::EncodeArgs<(A,)> for F {
     fn encode_args((a,): (A,), out: &mut Output<'_>) -> Result<(), BoxError> {
         out.put(a)
     }
@@ -111,7 +122,13 @@ macro_rules! remote_fn_tuple {
             fn call_with(self, ($($arg,)+): ($($arg,)+)) -> R {
                 self($($arg),+)
             }
+        }
 
+        impl<F, R, $($arg),+> sealed::EncodeArgs<($($arg,)+)> for F
+        where
+            F: Fn($($arg),+) -> R,
+            $($arg: Serialize + 'static,)+
+        {
             #[allow(non_snake_case, reason = "the type names double as bindings")]
             fn encode_args(($($arg,)+): ($($arg,)+), out: &mut Output<'_>) -> Result<(), BoxError> {
                 $(out.put($arg)?;)+

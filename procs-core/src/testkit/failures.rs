@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use super::remote::{abort, die_while_replying, exit_with, filled, pid, sleep_then_echo};
 use super::support::{Misrouted, Stalled, children};
 use super::{HANDSHAKE, builder, no_new_children, pool, serial, still_serves};
+use crate::transport::Transport;
 use crate::wire::env::EXIT_NO_TRANSPORT;
-use crate::{Error, Pool, Transport, proc};
+use crate::{Error, Pool, proc};
 
 /// A worker that calls `std::process::exit` mid-task fails that task with
 /// its exit code; the pool replaces it.
@@ -15,7 +16,7 @@ use crate::{Error, Pool, Transport, proc};
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::worker_exits(&my_transport);
 /// # }
 /// ```
@@ -42,7 +43,7 @@ pub fn worker_exits<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::worker_aborts(&my_transport);
 /// # }
 /// ```
@@ -71,7 +72,7 @@ pub fn worker_aborts<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::worker_dies_mid_message(&my_transport);
 /// # }
 /// ```
@@ -133,7 +134,7 @@ pub fn worker_dies_mid_message<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::worker_exits_before_connecting(&my_transport);
 /// # }
 /// ```
@@ -170,7 +171,7 @@ pub fn worker_exits_before_connecting<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::worker_never_connects(&my_transport);
 /// # }
 /// ```
@@ -205,7 +206,7 @@ pub fn worker_never_connects<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::deadline_kills(&my_transport);
 /// # }
 /// ```

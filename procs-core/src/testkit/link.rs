@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::support::{eventually, worker_command};
 use super::{MAX_MESSAGE, PATIENCE, serial};
+use crate::transport::{Channel, Transport};
 use crate::wire::codec::{self, Message};
-use crate::{Channel, Transport};
 
 /// `spawn` starts a worker whose `connect` reaches the parent, and the
 /// worker's first message (its greeting) arrives whole.
@@ -16,7 +16,7 @@ use crate::{Channel, Transport};
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::hello_arrives_whole(&my_transport);
 /// # }
 /// ```
@@ -40,7 +40,7 @@ pub fn hello_arrives_whole<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::end_reaches_the_worker(&my_transport);
 /// # }
 /// ```
@@ -81,7 +81,7 @@ pub fn end_reaches_the_worker<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::kill_ends_recv(&my_transport);
 /// # }
 /// ```

@@ -3,7 +3,8 @@
 use super::remote::{add, describe, echo, filled, nothing, sleep_then_echo};
 use super::support::{Blob, pattern};
 use super::{builder, pool, serial};
-use crate::{Transport, proc};
+use crate::proc;
+use crate::transport::Transport;
 
 /// Values of several types cross and come back intact; hundreds of small
 /// messages follow each other on the same channels.
@@ -11,7 +12,7 @@ use crate::{Transport, proc};
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::round_trips(&my_transport);
 /// # }
 /// ```
@@ -62,7 +63,7 @@ pub fn round_trips<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::ordering(&my_transport);
 /// # }
 /// ```
@@ -106,7 +107,7 @@ pub fn ordering<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::empty_payloads(&my_transport);
 /// # }
 /// ```
@@ -142,7 +143,7 @@ pub fn empty_payloads<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::large_payloads(&my_transport);
 /// # }
 /// ```
@@ -175,7 +176,7 @@ pub fn large_payloads<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::message_limits(&my_transport);
 /// # }
 /// ```

@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::remote::{echo, pid, rendezvous, sleep_then_echo};
 use super::support::{Blob, ScratchDir, children, eventually, open_fds, pattern};
 use super::{PATIENCE, builder, no_new_children, pool, serial};
-use crate::{Transport, proc};
+use crate::proc;
+use crate::transport::Transport;
 
 /// Eight workers run at once: eight tasks that each wait for all eight to
 /// have started all return.
@@ -16,7 +17,7 @@ use crate::{Transport, proc};
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::many_workers(&my_transport);
 /// # }
 /// ```
@@ -45,7 +46,7 @@ pub fn many_workers<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::no_inherited_links(&my_transport);
 /// # }
 /// ```
@@ -91,7 +92,7 @@ fn meet<T: Transport + Clone>(transport: &T, parties: u32) -> Vec<(u32, Vec<Stri
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::kill_and_reap(&my_transport);
 /// # }
 /// ```
@@ -146,7 +147,7 @@ pub fn kill_and_reap<T: Transport + Clone>(transport: &T) {
 /// # Examples
 ///
 /// ```no_run
-/// # fn run<T: procs_core::Transport + Clone>(my_transport: T) {
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
 /// procs_core::testkit::no_leaked_descriptors(&my_transport);
 /// # }
 /// ```

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::BoxError;
+use crate::transport::{Channel, Transport};
 use crate::wire::env::ENV_WORKER;
-use crate::{BoxError, Channel, Transport};
 
 /// Bytes that cross as one length and one copy, not element by element, so
 /// that 64 MiB payloads stay cheap in debug builds.
@@ -146,7 +147,7 @@ impl Transport for StallTransport {
     }
 }
 
-crate::register_transport!(StallTransport);
+crate::transport::register_transport!(StallTransport);
 
 /// The command a pool would run for a worker of `T`, for checks that drive a
 /// channel by hand.

@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::transport::BoxError;
+use crate::contract::BoxError;
 use crate::wire::value;
 
 /// Byte buffers at least this long are detached; shorter ones are cheaper

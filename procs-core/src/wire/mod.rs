@@ -12,7 +12,7 @@ pub(crate) mod panic;
 pub(crate) mod spare;
 pub(crate) mod value;
 
-use crate::transport::BoxError;
+use crate::contract::BoxError;
 
 /// How a link broke during an exchange with the other side.
 pub(crate) enum Broke {

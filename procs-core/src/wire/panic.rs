@@ -8,17 +8,24 @@ use serde::{Deserialize, Serialize};
 ///
 /// # Examples
 ///
-/// ```
-/// use procs_core::{Location, PanicInfo};
+/// Its fields are what crosses the wire; it is `#[non_exhaustive]` so that a
+/// later protocol can report more.
 ///
-/// let info = PanicInfo {
-///     message: "boom".into(),
-///     location: Some(Location { file: "src/main.rs".into(), line: 3, column: 5 }),
-///     backtrace: None,
-/// };
-/// assert_eq!(info.to_string(), "src/main.rs:3:5: boom");
+/// ```no_run
+/// use procs_core::{call, proc, Error};
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn fail() {
+///     panic!("boom")
+/// }
+///
+/// if let Err(Error::Panicked { panic, .. }) = call(proc!(fail())) {
+///     assert_eq!(panic.message, "boom");
+///     println!("{panic}"); // src/main.rs:5:5: boom
+/// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PanicInfo {
     /// The panic's message (the payload when it is a string).
     pub message: String,
@@ -41,13 +48,21 @@ impl fmt::Display for PanicInfo {
 ///
 /// # Examples
 ///
-/// ```
-/// use procs_core::Location;
+/// ```no_run
+/// use procs_core::{call, proc, Error};
 ///
-/// let here = Location { file: "src/lib.rs".into(), line: 10, column: 1 };
-/// assert_eq!(here.to_string(), "src/lib.rs:10:1");
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn fail() {
+///     panic!("boom")
+/// }
+///
+/// if let Err(Error::Panicked { panic, .. }) = call(proc!(fail())) {
+///     let here = panic.location.expect("panics have a location");
+///     println!("{}:{}", here.file, here.line);
+/// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Location {
     /// The source file.
     pub file: String,

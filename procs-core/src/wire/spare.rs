@@ -2,9 +2,9 @@
 //! that is already mapped.
 //!
 //! A fresh allocation of hundreds of MiB is a fresh mapping: the kernel
-//! faults in and zeroes every page on first touch, which on a VM costs more
-//! than copying the bytes (about 130 ms for 256 MiB on the project's
-//! machines, against 26 ms for a copy). A worker echoing or transforming
+//! faults in and zeroes every page on first touch, which on a VM costs
+//! several times a copy of the same bytes (BENCHMARKS.md, "Figures behind
+//! design choices"). A worker echoing or transforming
 //! large buffers therefore receives the next argument into the buffer of its
 //! last result, and the parent receives a call's result into the buffer its
 //! argument was sent from.
@@ -14,7 +14,7 @@
 //! zeros, which is fine for a buffer about to be overwritten), and leaves
 //! them in place otherwise.
 
-use crate::transport::BoxError;
+use crate::contract::BoxError;
 use crate::wire::Broke;
 use crate::wire::detached::DETACH_MIN;
 

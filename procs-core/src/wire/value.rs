@@ -7,7 +7,7 @@ use std::any::Any;
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::transport::BoxError;
+use crate::contract::BoxError;
 
 fn config() -> impl bincode::config::Config {
     // The frame limit already bounds the input; this bounds what length

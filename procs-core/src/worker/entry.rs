@@ -1,7 +1,7 @@
 //! How a re-executed binary becomes a worker before `main` runs.
 
-use crate::transport::registry::TRANSPORTS;
-use crate::transport::{Channel, Transport};
+use crate::contract::registry::TRANSPORTS;
+use crate::contract::{Channel, Transport};
 use crate::wire::env::{
     self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, EXIT_CONNECT, EXIT_NO_TRANSPORT,
 };
@@ -9,7 +9,7 @@ use crate::wire::env::{
 /// Serves calls on `channel` until the parent closes it, then exits the
 /// process: what a worker that something else launched (an MPI rank, a
 /// remote host) runs instead of `main`, for a pool that
-/// [attaches](crate::Attach) to it.
+/// [attaches](crate::transport::Attach) to it.
 ///
 /// From here on, the process refuses to start pools of its own.
 ///
@@ -17,7 +17,7 @@ use crate::wire::env::{
 ///
 /// ```no_run
 /// use std::os::unix::net::UnixListener;
-/// use procs_core::{frame, Channel};
+/// use procs_core::transport::{frame, Channel};
 ///
 /// struct SocketChannel(std::os::unix::net::UnixStream);
 ///
@@ -33,19 +33,19 @@ use crate::wire::env::{
 ///
 /// let listener = UnixListener::bind("/run/app/worker-0")?;
 /// let (stream, _) = listener.accept()?;
-/// procs_core::serve(SocketChannel(stream), 1 << 30);
+/// procs_core::transport::serve(SocketChannel(stream), 1 << 30);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn serve_attached<C: Channel>(channel: C, max_message_size: usize) -> ! {
+pub fn serve<C: Channel>(channel: C, max_message_size: usize) -> ! {
     env::set_in_worker();
-    crate::worker::serve::serve(channel, max_message_size, false)
+    crate::worker::serve::serve_calls(channel, max_message_size, false)
 }
 
 /// Worker side of a transport: connect, then serve. Not a public API.
 #[doc(hidden)]
-pub fn serve<T: Transport>(max_message_size: usize) -> ! {
+pub fn connect_and_serve<T: Transport>(max_message_size: usize) -> ! {
     match T::connect(max_message_size) {
-        Ok(channel) => crate::worker::serve::serve(channel, max_message_size, true),
+        Ok(channel) => crate::worker::serve::serve_calls(channel, max_message_size, true),
         Err(error) => {
             eprintln!(
                 "procs worker: cannot connect over the `{}` transport: {error}",

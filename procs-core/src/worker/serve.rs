@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::process;
 
+use crate::contract::Channel;
 use crate::remote::registry::{CallError, Lookup, Remote, registry};
-use crate::transport::Channel;
 use crate::wire::Broke;
 use crate::wire::codec::{self, Failure, Hello, Message, Request, Task};
 use crate::wire::detached::{Input, Lens};
@@ -23,7 +23,7 @@ thread_local! {
 /// Serves calls on `channel`; `detach` says whether large byte buffers of
 /// results may travel as messages of their own (not for attached workers,
 /// whose transports may carry one message per answer).
-pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize, detach: bool) -> ! {
+pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, detach: bool) -> ! {
     // The parent reports panics with their message and location; printing
     // them here too would only duplicate them on the shared stderr.
     panic::set_hook(Box::new(record_panic));

@@ -1,10 +1,10 @@
 //! Starting a slot's worker: spawn or attach, the greeting, the initializer.
 
 use super::{Slot, Trip, killed_error, send_all};
+use crate::contract::erased::Source;
 use crate::error::Error;
 use crate::pool::launch::{Worker, check_hello, worker_command};
 use crate::pool::watch::Killed;
-use crate::transport::erased::Source;
 use crate::wire::codec::{self, Message};
 
 impl Slot {

@@ -170,7 +170,7 @@ mod prop {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::transport::frame::{read_frame, write_frame};
+    use crate::contract::frame::{read_frame, write_frame};
 
     fn config() -> ProptestConfig {
         // Bounded so CI stays fast; raise PROPTEST_CASES for a longer hunt.

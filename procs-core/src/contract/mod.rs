@@ -53,7 +53,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
-/// use procs_core::{frame, Channel};
+/// use procs_core::transport::{frame, Channel};
 ///
 /// struct SocketChannel {
 ///     stream: UnixStream,
@@ -115,7 +115,7 @@ pub trait Channel: Send + 'static {
     ///
     /// ```
     /// # use std::os::unix::net::UnixStream;
-    /// # use procs_core::{frame, Channel};
+    /// # use procs_core::transport::{frame, Channel};
     /// # struct SocketChannel(UnixStream);
     /// # impl Channel for SocketChannel {
     /// #     type Error = std::io::Error;
@@ -154,7 +154,7 @@ pub trait Channel: Send + 'static {
 /// and keeps its end; the worker (the same binary, re-executed) is routed to
 /// this transport by its [`NAME`](Self::NAME) before `main`, and calls
 /// [`connect`](Self::connect) to pick up its end. Register the transport with
-/// [`register_transport!`](crate::register_transport) so that re-executed
+/// [`register_transport!`](crate::transport::register_transport) so that re-executed
 /// workers can find it.
 ///
 /// The transport spawns the child itself because only it knows which handles
@@ -163,10 +163,10 @@ pub trait Channel: Send + 'static {
 /// the end of a dead worker.
 ///
 /// Workers started by something else (an MPI launcher, a remote host) do not
-/// fit `spawn`: implement [`Attach`](crate::Attach) instead, on the same
+/// fit `spawn`: implement [`Attach`](crate::transport::Attach) instead, on the same
 /// [`Channel`] contract. The pool then connects to the running workers
 /// ([`Builder::attach`](crate::Builder::attach)), and each worker serves
-/// with [`serve`](crate::serve).
+/// with [`serve`](crate::transport::serve).
 ///
 /// # Examples
 ///
@@ -178,7 +178,8 @@ pub trait Channel: Send + 'static {
 /// use std::os::unix::net::UnixStream;
 /// use std::os::unix::process::CommandExt;
 /// use std::process::{Child, Command};
-/// use procs_core::{frame, BoxError, Channel, Transport};
+/// use procs_core::BoxError;
+/// use procs_core::transport::{frame, Channel, Transport};
 ///
 /// pub struct SocketChannel(UnixStream, usize);
 ///
@@ -222,7 +223,7 @@ pub trait Channel: Send + 'static {
 ///     }
 /// }
 ///
-/// procs_core::register_transport!(SocketTransport);
+/// procs_core::transport::register_transport!(SocketTransport);
 /// # fn libc_clear_cloexec(_fd: i32) -> bool { true }
 /// ```
 pub trait Transport: Send + Sync + 'static {

@@ -12,8 +12,8 @@ use std::io::{self, Read, Write};
 ///
 /// ```
 /// let mut wire = Vec::new();
-/// procs_core::frame::write_frame(&mut wire, b"abc")?;
-/// assert_eq!(wire.len(), procs_core::frame::HEADER_LEN + 3);
+/// procs_core::transport::frame::write_frame(&mut wire, b"abc")?;
+/// assert_eq!(wire.len(), procs_core::transport::frame::HEADER_LEN + 3);
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub const HEADER_LEN: usize = 8;
@@ -27,7 +27,7 @@ const COALESCE_LIMIT: usize = 64 * 1024;
 ///
 /// ```
 /// let mut wire = Vec::new();
-/// procs_core::frame::write_frame(&mut wire, b"hi")?;
+/// procs_core::transport::frame::write_frame(&mut wire, b"hi")?;
 /// assert_eq!(wire, [2, 0, 0, 0, 0, 0, 0, 0, b'h', b'i']);
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -55,7 +55,7 @@ pub fn write_frame(w: &mut impl Write, msg: &[u8]) -> io::Result<()> {
 /// # Examples
 ///
 /// ```
-/// use procs_core::frame::{read_frame, write_frame};
+/// use procs_core::transport::frame::{read_frame, write_frame};
 ///
 /// let mut wire = Vec::new();
 /// write_frame(&mut wire, b"hello")?;
@@ -85,7 +85,7 @@ pub fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Vec<u8>>
 }
 
 /// Reads one frame into `buf`, reusing its memory; `Ok(false)` if the stream
-/// ended cleanly before it. What [`Channel::recv_into`](crate::Channel::recv_into)
+/// ended cleanly before it. What [`Channel::recv_into`](crate::transport::Channel::recv_into)
 /// of a stream transport calls.
 ///
 /// The bytes `buf` already holds are overwritten rather than zeroed first,
@@ -94,7 +94,7 @@ pub fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Vec<u8>>
 /// # Examples
 ///
 /// ```
-/// use procs_core::frame::{read_frame_into, write_frame};
+/// use procs_core::transport::frame::{read_frame_into, write_frame};
 ///
 /// let mut wire = Vec::new();
 /// write_frame(&mut wire, b"hello")?;
@@ -160,7 +160,7 @@ fn read_header(r: &mut impl Read, limit: usize) -> io::Result<Option<u64>> {
 /// # Examples
 ///
 /// ```
-/// use procs_core::frame::{read_frame, FrameTooLarge};
+/// use procs_core::transport::frame::{read_frame, FrameTooLarge};
 ///
 /// let wire = 100u64.to_le_bytes();
 /// let err = read_frame(&mut &wire[..], 10).unwrap_err();

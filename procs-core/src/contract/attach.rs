@@ -1,15 +1,15 @@
 //! Workers that something else started: the pool attaches instead of
 //! spawning.
 
-use crate::transport::BoxError;
-use crate::transport::Channel;
+use crate::contract::BoxError;
+use crate::contract::Channel;
 
 /// A way to reach workers that something else launched: an MPI launcher
 /// (`mpirun -np N ./app` starts every rank), a cluster scheduler, a remote
 /// host. The pool attaches to each instead of spawning it.
 ///
 /// The workers run the same binary and serve with
-/// [`serve`](crate::serve) on their end of the channel. Because the pool did
+/// [`serve`](crate::transport::serve) on their end of the channel. Because the pool did
 /// not start them, it cannot kill or replace them: an attached pool refuses
 /// deadlines and worker recycling at [`build`](crate::Builder::build), a
 /// cancelled call runs to its end, and a worker whose link breaks is
@@ -28,7 +28,8 @@ use crate::transport::Channel;
 ///
 /// ```no_run
 /// use std::os::unix::net::UnixStream;
-/// use procs_core::{frame, Attach, BoxError, Channel, Pool};
+/// use procs_core::{BoxError, Pool};
+/// use procs_core::transport::{frame, Attach, Channel};
 ///
 /// struct SocketChannel(UnixStream, usize);
 ///

@@ -5,9 +5,9 @@ use std::process::{Child, Command};
 
 use std::sync::Arc;
 
-use crate::transport::BoxError;
-use crate::transport::attach::Attach;
-use crate::transport::{Channel, Transport};
+use crate::contract::BoxError;
+use crate::contract::attach::Attach;
+use crate::contract::{Channel, Transport};
 
 /// Where a pool's workers come from.
 #[derive(Clone)]

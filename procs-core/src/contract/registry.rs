@@ -2,11 +2,11 @@
 //! routed to by name.
 
 /// A transport a re-executed worker can be routed to. Not a public API: use
-/// [`register_transport!`](crate::register_transport).
+/// [`register_transport!`](crate::transport::register_transport).
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct TransportEntry {
-    /// [`Transport::NAME`](crate::Transport::NAME).
+    /// [`Transport::NAME`](crate::transport::Transport::NAME).
     pub name: &'static str,
     /// Connects and serves until the parent goes away; never returns.
     pub serve: fn(usize) -> !,
@@ -17,18 +17,19 @@ pub struct TransportEntry {
 #[linkme::distributed_slice]
 pub static TRANSPORTS: [TransportEntry];
 
-/// Registers a [`Transport`](crate::Transport) so that re-executed workers can be routed to it.
+/// Registers a [`Transport`](crate::transport::Transport) so that re-executed workers can be routed to it.
 ///
 /// Invoke it once, in the transport's own crate, next to the type.
 ///
 /// # Examples
 ///
-/// See [`Transport`](crate::Transport) for a complete transport. With `MyTransport` implementing
-/// [`Transport`]:
+/// See [`Transport`](crate::transport::Transport) for a complete
+/// transport. With `MyTransport` implementing it:
 ///
 /// ```
 /// # use std::process::{Child, Command};
-/// # use procs_core::{BoxError, Channel, Transport};
+/// # use procs_core::BoxError;
+/// # use procs_core::transport::{Channel, Transport};
 /// # #[derive(Default)]
 /// # struct MyTransport;
 /// # struct MyChannel;
@@ -43,17 +44,18 @@ pub static TRANSPORTS: [TransportEntry];
 /// #     fn spawn(&self, _: Command, _: usize) -> Result<(MyChannel, Child), BoxError> { Err("unsupported".into()) }
 /// #     fn connect(_: usize) -> Result<MyChannel, BoxError> { Err("unsupported".into()) }
 /// # }
-/// procs_core::register_transport!(MyTransport);
+/// procs_core::transport::register_transport!(MyTransport);
 /// ```
+#[doc(hidden)]
 #[macro_export]
-macro_rules! register_transport {
+macro_rules! __register_transport {
     ($transport:ty) => {
         const _: () = {
             #[$crate::__private::linkme::distributed_slice($crate::__private::TRANSPORTS)]
             #[linkme(crate = $crate::__private::linkme)]
             static ENTRY: $crate::__private::TransportEntry = $crate::__private::TransportEntry {
-                name: <$transport as $crate::Transport>::NAME,
-                serve: $crate::__private::serve::<$transport>,
+                name: <$transport as $crate::transport::Transport>::NAME,
+                serve: $crate::__private::connect_and_serve::<$transport>,
             };
         };
     };
