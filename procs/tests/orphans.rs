@@ -228,7 +228,7 @@ fn a_worker_whose_parent_is_already_gone_exits_before_connecting() {
             .status()
             .expect("the worker starts")
     };
-    // procs' exit codes (entry.rs): 123 gave up on a vanished parent, 122
+    // procs' exit codes (procs-core/src/wire/env.rs): 123 gave up on a vanished parent, 122
     // could not connect (this test passes no endpoint).
     let orphaned = worker(std::os::unix::process::parent_id());
     assert_eq!(orphaned.code(), Some(123), "{orphaned}");

@@ -7,7 +7,7 @@ use super::remote::{abort, die_while_replying, exit_with, filled, pid, sleep_the
 use super::support::{Misrouted, Stalled, children};
 use super::{HANDSHAKE, builder, no_new_children, pool, serial, still_serves};
 use crate::transport::Transport;
-use crate::wire::env::EXIT_NO_TRANSPORT;
+use crate::wire::env::WorkerExit;
 use crate::{Error, Pool, proc};
 
 /// A worker that calls `std::process::exit` mid-task fails that task with
@@ -152,11 +152,13 @@ pub fn worker_exits_before_connecting<T: Transport + Clone>(transport: &T) {
         .build()
         .unwrap_or_else(|e| panic!("[{}] {e}", T::NAME));
     match pool.call(proc!(pid())) {
-        Err(Error::StartupFailed { exit }) if exit.code() == Some(EXIT_NO_TRANSPORT) => {}
+        Err(Error::StartupFailed { exit })
+            if exit.code() == Some(WorkerExit::NoTransport.code()) => {}
         Err(Error::Spawn(_)) => {}
         other => panic!(
-            "[{}] a worker that exited before connecting gave {other:?}; expected StartupFailed (code {EXIT_NO_TRANSPORT}) or Spawn",
-            T::NAME
+            "[{}] a worker that exited before connecting gave {other:?}; expected StartupFailed (code {}) or Spawn",
+            T::NAME,
+            WorkerExit::NoTransport.code()
         ),
     }
     drop(pool);

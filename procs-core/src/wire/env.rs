@@ -16,14 +16,35 @@ pub(crate) const ENV_MAX_MESSAGE: &str = "PROCS_MAX_MESSAGE";
 /// its life to; absent when the worker was started by hand.
 pub(crate) const ENV_PARENT_PID: &str = "PROCS_PARENT_PID";
 
-/// Exit code of a worker whose binary does not link the transport it was
-/// started for.
-pub(crate) const EXIT_NO_TRANSPORT: i32 = 121;
-/// Exit code of a worker that could not reach its parent.
-pub(crate) const EXIT_CONNECT: i32 = 122;
-/// Exit code of a worker whose parent exited before the worker could ask to
-/// be killed with it (or that could not ask).
-pub(crate) const EXIT_ORPHANED: i32 = 123;
+/// Why a worker ended on its own outside any task: its exit code, distinct
+/// for each reason. The one list of procs' exit codes; the MPI transport
+/// keeps its own (118 and 119) beside them, and nothing else of procs exits
+/// with a code in 118..=125.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WorkerExit {
+    /// The binary does not link the transport it was started for.
+    NoTransport = 121,
+    /// The worker could not reach its parent.
+    Connect = 122,
+    /// The parent exited before the worker could ask to be killed with it
+    /// (or the worker could not ask).
+    Orphaned = 123,
+    /// The channel broke or carried something that is not procs protocol.
+    /// (124 is skipped: `timeout(1)` exits with it.)
+    Protocol = 125,
+}
+
+impl WorkerExit {
+    /// The process exit code.
+    pub(crate) const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// Ends the process with this reason's code.
+    pub(crate) fn exit(self) -> ! {
+        std::process::exit(self.code())
+    }
+}
 
 static IN_WORKER: AtomicBool = AtomicBool::new(false);
 

@@ -2,9 +2,7 @@
 
 use crate::contract::registry::TRANSPORTS;
 use crate::contract::{Channel, Transport};
-use crate::wire::env::{
-    self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, EXIT_CONNECT, EXIT_NO_TRANSPORT,
-};
+use crate::wire::env::{self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, WorkerExit};
 
 /// Serves calls on `channel` until the parent closes it, then exits the
 /// process: what a worker that something else launched (an MPI rank, a
@@ -51,7 +49,7 @@ pub fn connect_and_serve<T: Transport>(max_message_size: usize) -> ! {
                 "procs worker: cannot connect over the `{}` transport: {error}",
                 T::NAME
             );
-            std::process::exit(EXIT_CONNECT)
+            WorkerExit::Connect.exit()
         }
     }
 }
@@ -115,7 +113,7 @@ pub fn init() {
                 "procs worker: this binary links no `{}` transport; the parent and the worker must be the same binary",
                 name.to_string_lossy()
             );
-            std::process::exit(EXIT_NO_TRANSPORT)
+            WorkerExit::NoTransport.exit()
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::wire::env::EXIT_ORPHANED;
+use crate::wire::env::WorkerExit;
 
 /// Worker side of the pool's `launch::worker_command`: asks the kernel to SIGKILL this process
 /// when the thread that spawned it exits, then makes sure that thread's
@@ -19,10 +19,10 @@ pub(crate) fn die_with_parent(parent: u32) {
             "procs worker: cannot set the parent-death signal: {}",
             io::Error::last_os_error()
         );
-        std::process::exit(EXIT_ORPHANED);
+        WorkerExit::Orphaned.exit();
     }
     // SAFETY: getppid has no preconditions.
     if unsafe { libc::getppid() } as u32 != parent {
-        std::process::exit(EXIT_ORPHANED);
+        WorkerExit::Orphaned.exit();
     }
 }

@@ -10,11 +10,9 @@ use crate::remote::registry::{CallError, Lookup, Remote, registry};
 use crate::wire::Broke;
 use crate::wire::codec::{self, Failure, Hello, Message, Request, Task};
 use crate::wire::detached::{Input, Lens};
+use crate::wire::env::WorkerExit;
 use crate::wire::panic::{Location, PanicInfo};
 use crate::wire::spare::Spare;
-
-/// Exit code of a worker whose channel broke or carried garbage.
-const EXIT_PROTOCOL: i32 = 123;
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
@@ -123,7 +121,7 @@ fn receive_detached<'a>(
 
 fn fail(why: &str) -> ! {
     eprintln!("procs worker {}: {why}", process::id());
-    process::exit(EXIT_PROTOCOL)
+    WorkerExit::Protocol.exit()
 }
 
 /// The registered function `id` names. Nothing in a message can make the
