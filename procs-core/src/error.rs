@@ -141,8 +141,11 @@ pub enum Error {
     /// A message from the other side could not be parsed.
     #[error("malformed {0} message")]
     Malformed(&'static str),
-    /// A worker process could not be started.
-    #[error("failed to spawn a worker process")]
+    /// A worker could not be started: the transport's `spawn` failed, an
+    /// attached worker could not be reached (`Attach::attach` failed), or
+    /// the pool could not start one of its own threads. The source says
+    /// which.
+    #[error("failed to start a worker")]
     Spawn(#[source] BoxError),
     /// A worker process ended before its handshake, for example because the
     /// binary exits or crashes before `main` when re-executed.

@@ -15,7 +15,7 @@
 //!   `MPI_THREAD_MULTIPLE` (the job is aborted with a clear message if the
 //!   library cannot provide it); then rank 0 returns and runs `main`, and
 //!   every other rank enters procs' worker loop
-//!   ([`procs_core::serve`]) and never returns: the program needs no rank
+//!   ([`procs_core::transport::serve`]) and never returns: the program needs no rank
 //!   check.
 //! - **Pools on rank 0 attach** to ranks 1 to N−1 with [`MpiTransport`];
 //!   with the `procs` facade's `mpi` feature the default pool does so by

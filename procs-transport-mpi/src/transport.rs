@@ -13,6 +13,11 @@ use crate::runtime::runtime;
 /// [attach](procs_core::Builder::attach) to: one pool slot per rank 1 to
 /// N−1.
 ///
+/// Despite its name it is not a [`Transport`](procs_core::transport::Transport):
+/// procs does not start MPI ranks, the launcher does, so it implements
+/// [`Attach`] (a way to reach workers something else started). The name
+/// follows what users pick it for: the transport of their calls.
+///
 /// With the `procs` facade's `mpi` feature, the default pool (the one
 /// behind `procs::call` and `procs::pmap`, and `Pool::builder()` without a
 /// transport) attaches to the ranks on its own when the program runs under

@@ -11,9 +11,11 @@
 
 #[cfg(feature = "pipe")]
 mod chosen {
-    /// The transport used when none is given: `PipeTransport` with the
-    /// `pipe` feature (the default), else `IpcTransport` with the `ipc`
-    /// feature.
+    /// The local transport a pool built without one uses: `PipeTransport`
+    /// with the `pipe` feature (the default), else `IpcTransport` with the
+    /// `ipc` feature. With the `mpi` feature, in a program an MPI launcher
+    /// started with worker ranks, such a pool attaches to the ranks instead
+    /// (`MpiTransport`) and this type is not used.
     ///
     /// # Examples
     ///
@@ -28,9 +30,11 @@ mod chosen {
 
 #[cfg(all(feature = "ipc", not(feature = "pipe")))]
 mod chosen {
-    /// The transport used when none is given: `PipeTransport` with the
-    /// `pipe` feature (the default), else `IpcTransport` with the `ipc`
-    /// feature.
+    /// The local transport a pool built without one uses: `PipeTransport`
+    /// with the `pipe` feature (the default), else `IpcTransport` with the
+    /// `ipc` feature. With the `mpi` feature, in a program an MPI launcher
+    /// started with worker ranks, such a pool attaches to the ranks instead
+    /// (`MpiTransport`) and this type is not used.
     ///
     /// # Examples
     ///
