@@ -95,5 +95,6 @@ pub mod transport {
     pub use crate::contract::attach::Attach;
     pub use crate::contract::frame;
     pub use crate::contract::{BoxError, Channel, Transport};
+    pub use crate::util::backoff::Backoff;
     pub use crate::worker::entry::serve;
 }

@@ -41,11 +41,12 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ipc_channel::IpcError;
 use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
+use procs_core::transport::Backoff;
 
 use crate::channel::{ipc_error, is_reset, too_large};
 use crate::error::Error;
@@ -266,22 +267,17 @@ impl Conn {
     /// [`POLL`] before blocking, since waking a thread that blocked costs
     /// tens of microseconds on a small VM, a chunk's copy about a hundred.
     fn read_soon(&self) -> io::Result<Option<Packet>> {
-        let start = Instant::now();
-        let mut polls = 0u32;
+        let mut backoff = Backoff::new(POLL, Duration::ZERO, Duration::ZERO);
         loop {
             match unwinding(|| self.rx.try_recv()).map_err(Error::into_io)? {
                 Ok(packet) => return Ok(Some(packet)),
                 Err(TryRecvError::IpcError(error)) => return closed_or(Err(error)),
                 Err(TryRecvError::Empty) => {}
             }
-            polls += 1;
-            if polls % 8 == 0 && start.elapsed() >= POLL {
+            if backoff.spun() {
                 return self.read();
             }
-            if polls > 16 {
-                // Let the peer have this CPU if it needs it.
-                std::thread::yield_now();
-            }
+            backoff.wait();
         }
     }
 }

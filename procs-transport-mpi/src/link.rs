@@ -32,7 +32,7 @@ use std::thread;
 
 use procs_core::transport::Channel;
 
-use crate::backoff::Backoff;
+use crate::backoff;
 use crate::ops::{self, MAX_COUNT, Probed};
 use crate::runtime::{self, Op, enter, send};
 
@@ -174,7 +174,7 @@ impl Channel for MpiChannel {
     /// Waits for the worker's next message, polling without spinning (see
     /// the crate documentation).
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut backoff = Backoff::new();
+        let mut backoff = backoff::backoff();
         loop {
             let entered = enter(Op::Continue)?;
             if let Some(probed) = entered.comm.probe(self.rank, self.tag)? {
@@ -227,7 +227,7 @@ impl Drop for MpiChannel {
 
 /// Throws away the next message of a session.
 fn drain(rank: c_int, tag: c_int) -> io::Result<()> {
-    let mut backoff = Backoff::new();
+    let mut backoff = backoff::backoff();
     loop {
         let entered = enter(Op::Continue)?;
         for tag in [tag, tag + 1] {
@@ -371,7 +371,7 @@ impl Channel for WorkerLink {
     }
 
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let mut backoff = Backoff::new();
+        let mut backoff = backoff::backoff();
         loop {
             let entered = enter(Op::Continue)?;
             let probed = entered.comm.probe(0, ops::any_tag())?;
@@ -384,7 +384,7 @@ impl Channel for WorkerLink {
                     if let Some(msg) = self.handle(probed)? {
                         return Ok(msg);
                     }
-                    backoff = Backoff::new();
+                    backoff = backoff::backoff();
                 }
                 None => backoff.wait(),
             }

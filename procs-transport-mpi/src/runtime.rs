@@ -17,7 +17,7 @@ use mpi::Threading;
 use mpi::environment::Universe;
 use mpi::traits::Communicator;
 
-use crate::backoff::Backoff;
+use crate::backoff;
 use crate::launch::launched;
 use crate::link::{self, TAG_CLOSE, TAG_CLOSED, WorkerLink};
 use crate::ops::{self, Comm, Pending};
@@ -139,7 +139,7 @@ pub(crate) fn enter(op: Op) -> io::Result<Entered> {
 
 /// Polls a started send until it completes, sleeping between polls.
 pub(crate) fn wait_sent(mut pending: Pending) -> io::Result<()> {
-    let mut backoff = Backoff::new();
+    let mut backoff = backoff::backoff();
     loop {
         let entered = enter(Op::Continue)?;
         if pending.test()? {
@@ -261,7 +261,7 @@ fn close_workers(runtime: &Runtime) -> io::Result<()> {
         sends.push(unsafe { runtime.comm.start_send(rank, TAG_CLOSE, &close) }?);
     }
     let mut open = vec![true; workers];
-    let mut backoff = Backoff::new();
+    let mut backoff = backoff::backoff();
     let started = Instant::now();
     let mut told = false;
     while !sends.is_empty() || open.iter().any(|&o| o) {
@@ -287,7 +287,7 @@ fn close_workers(runtime: &Runtime) -> io::Result<()> {
             }
         }
         if progress {
-            backoff = Backoff::new();
+            backoff = backoff::backoff();
             continue;
         }
         if !told && started.elapsed() > SLOW_CLOSE {

@@ -20,6 +20,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
+use procs_core::transport::Backoff;
 use procs_core::transport::frame::HEADER_LEN;
 
 /// Messages at least this long are spliced: below it a copy is cheaper than
@@ -59,8 +60,14 @@ pub(crate) fn write_frame(w: &mut (impl Write + AsFd), msg: &[u8]) -> io::Result
 /// Waits until the pipe holds nothing: the reader has read every spliced
 /// byte. Fails if the reader is gone, since nothing will ever drain it.
 fn drained(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let mut pause = Duration::from_micros(20);
-    for round in 0u32.. {
+    // The last megabyte takes the reader about as long as the spin: yield
+    // first, then sleep, in case the reader is descheduled or stopped.
+    let mut backoff = Backoff::new(
+        Duration::from_micros(100),
+        Duration::from_micros(20),
+        Duration::from_millis(5),
+    );
+    loop {
         let mut queued: libc::c_int = 0;
         // SAFETY: FIONREAD writes the byte count into `queued`.
         if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut queued) } != 0 {
@@ -79,16 +86,8 @@ fn drained(fd: BorrowedFd<'_>) -> io::Result<()> {
         if poll.revents & libc::POLLERR != 0 {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
-        // The last megabyte takes the reader about 100 µs: yield first,
-        // then sleep, in case the reader is descheduled or stopped.
-        if round < 64 {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
-        }
+        backoff.wait();
     }
-    unreachable!("the loop returns")
 }
 
 #[cfg(test)]

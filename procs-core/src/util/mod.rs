@@ -1,3 +1,4 @@
 //! Small helpers every layer may use; they import nothing of procs.
 
+pub(crate) mod backoff;
 pub(crate) mod spin;

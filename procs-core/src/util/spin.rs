@@ -7,31 +7,27 @@
 //! yielding the CPU between polls so that a worker that needs it gets it,
 //! and park only if nothing came.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvError, TryRecvError};
+
+use crate::util::backoff::Backoff;
 
 /// How long to poll before parking: a few warm round trips.
 const POLL: Duration = Duration::from_micros(60);
 
 /// Like [`Receiver::recv`], polling for [`POLL`] first.
 pub(crate) fn recv<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
-    let start = Instant::now();
-    let mut polls = 0u32;
+    let mut backoff = Backoff::new(POLL, Duration::ZERO, Duration::ZERO);
     loop {
         match rx.try_recv() {
             Ok(value) => return Ok(value),
             Err(TryRecvError::Disconnected) => return Err(RecvError),
             Err(TryRecvError::Empty) => {}
         }
-        polls += 1;
-        if polls % 16 == 0 && start.elapsed() >= POLL {
+        if backoff.spun() {
             return rx.recv();
         }
-        if polls < 32 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
+        backoff.wait();
     }
 }
