@@ -47,7 +47,8 @@ mod worker;
 pub mod __private;
 
 pub use api::builder::Builder;
-pub use api::call::{Calls, call, marker};
+pub use api::call::{Calls, call, call_async, marker};
+pub use api::call_async::CallFuture;
 pub use api::pmap::{pmap, pmap_unordered};
 pub use api::pool::Pool;
 pub use api::proc::Proc;

@@ -58,6 +58,36 @@
 //! be linked into the binary: a function in a crate the binary never uses is
 //! not found by the worker (the error lists the IDs it knows).
 //!
+//! # Async
+//!
+//! [`call_async`] (and [`Pool::call_async`]) accepts what [`call`] accepts
+//! and never blocks the executor's thread: one proc or a tuple gives a
+//! [`CallFuture`] of the same output, an iterator of procs gives
+//! [`Results`], which, like [`Unordered`], is a
+//! [`Stream`](futures_core::Stream) as well as an iterator, and `Send`. The
+//! pool's own threads wake the task when an answer arrives, so any executor
+//! works (tokio, smol, `futures::executor`); procs depends on none. Dropping
+//! a future or a stream cancels its calls as dropping `Results` does: queued
+//! calls never run and running ones are killed with their workers, so a
+//! `tokio::time::timeout` around a call kills the task when it fires.
+//!
+//! ```no_run
+//! use procs::{call_async, proc, remote};
+//!
+//! #[remote]
+//! fn primes_below(n: u64) -> u64 {
+//!     (2..n).filter(|&k| (2..).take_while(|d| d * d <= k).all(|d| k % d != 0)).count() as u64
+//! }
+//!
+//! async fn handle(n: u64) -> Result<u64, procs::Error> {
+//!     // The executor's thread serves other requests meanwhile.
+//!     call_async(proc!(primes_below(n))).await
+//! }
+//! ```
+//!
+//! `examples/examples/async_server.rs` is a tokio server that hands
+//! CPU-heavy and crash-prone work to procs.
+//!
 //! # Feature flags
 //!
 //! - `pipe` (default): `PipeTransport`, over anonymous pipes.
@@ -88,8 +118,8 @@
 mod default_transport;
 
 pub use procs_core::{
-    BoxError, Builder, Calls, Error, Exit, Location, PanicInfo, Payload, Pool, Proc, RemoteFn,
-    Results, Unordered, call, init, marker, pmap, pmap_unordered, proc,
+    BoxError, Builder, CallFuture, Calls, Error, Exit, Location, PanicInfo, Payload, Pool, Proc,
+    RemoteFn, Results, Unordered, call, call_async, init, marker, pmap, pmap_unordered, proc,
 };
 
 /// For transport authors: the contract a transport implements.

@@ -3,10 +3,12 @@
 
 use serde::de::DeserializeOwned;
 
+use crate::api::call_async::{CallFuture, finish_one};
 use crate::api::pool::Pool;
 use crate::api::proc::Proc;
 use crate::api::results::{Results, decode_reply};
 use crate::error::Error;
+use crate::pool::job::Reply;
 use crate::pool::stream::RawResults;
 
 /// What [`call`] accepts: a [`Proc`], a tuple of up to twelve procs of
@@ -51,6 +53,30 @@ pub trait Calls<Marker>: sealed::Sealed<Marker> {
     /// # Ok::<(), procs_core::Error>(())
     /// ```
     fn call_on(self, pool: &Pool) -> Self::Output;
+
+    /// What the call yields when awaited: a [`CallFuture`] of
+    /// [`Output`](Calls::Output) for one proc or a tuple, the stream
+    /// [`Results`] for an iterator of procs.
+    type Async;
+
+    /// Runs the calls on `pool` without blocking: see
+    /// [`call_async`](crate::call_async).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use procs_core::{proc, Calls, Pool};
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn id(x: u8) -> u8 { x }
+    ///
+    /// # async fn run() -> Result<(), procs_core::Error> {
+    /// let pool = Pool::builder().build()?;
+    /// assert_eq!(proc!(id(7)).call_async_on(&pool).await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn call_async_on(self, pool: &Pool) -> Self::Async;
 }
 
 pub(crate) mod sealed {
@@ -64,7 +90,7 @@ pub(crate) mod sealed {
     impl<'a, I, R> Sealed<marker::Each<'a>> for I
     where
         I: IntoIterator<Item = Proc<R>>,
-        I::IntoIter: 'a,
+        I::IntoIter: Send + 'a,
     {
     }
     macro_rules! sealed_tuple {
@@ -173,8 +199,48 @@ pub fn call<C: Calls<M>, M>(calls: C) -> C::Output {
     calls.call_on(Pool::global())
 }
 
+/// [`call`] for async code: accepts the same procs on the global pool and
+/// never blocks the executor's thread.
+///
+/// - `call_async(p).await` gives `Result<R, Error>`.
+/// - `call_async((p1, p2, ...)).await` gives a tuple of results.
+/// - `call_async(procs)` for an iterator of procs gives [`Results`], which is
+///   a [`Stream`](futures_core::Stream) as well as an iterator.
+///
+/// The pool's own threads wake the awaiting task when an answer arrives: no
+/// thread waits per pending call, and any executor works (tokio, smol,
+/// `futures::executor`). Dropping the future or the stream cancels its calls
+/// as dropping [`Results`] does: queued calls never run, running ones are
+/// killed with their workers.
+///
+/// # Examples
+///
+/// ```no_run
+/// use procs_core::{call_async, proc};
+///
+/// #[procs_derive::remote(crate = ::procs_core)]
+/// fn slower_function(x: u64, y: u64) -> u64 { x.pow(y as u32) }
+///
+/// # async fn run() -> Result<(), procs_core::Error> {
+/// let r = call_async(proc!(slower_function(10, 3))).await?;
+/// let (a, b) = call_async((proc!(slower_function(2, 2)), proc!(slower_function(3, 2)))).await;
+/// assert_eq!((r, a?, b?), (1000, 4, 9));
+/// # Ok(())
+/// # }
+/// ```
+pub fn call_async<C: Calls<M>, M>(calls: C) -> C::Async {
+    calls.call_async_on(Pool::global())
+}
+
 impl<R: DeserializeOwned + 'static> Calls<marker::One> for Proc<R> {
     type Output = Result<R, Error>;
+    type Async = CallFuture<Result<R, Error>>;
+
+    fn call_async_on(self, pool: &Pool) -> Self::Async {
+        // Never the direct path: it does the round trip on this thread.
+        let raw = RawResults::new(pool.shared(), std::iter::once(self.into_spec()));
+        CallFuture::new(raw, 1, finish_one::<R>)
+    }
 
     fn call_on(self, pool: &Pool) -> Self::Output {
         let spec = self.into_spec()?;
@@ -193,10 +259,15 @@ impl<R: DeserializeOwned + 'static> Calls<marker::One> for Proc<R> {
 impl<'a, I, R> Calls<marker::Each<'a>> for I
 where
     I: IntoIterator<Item = Proc<R>>,
-    I::IntoIter: 'a,
+    I::IntoIter: Send + 'a,
     R: DeserializeOwned + 'static,
 {
     type Output = Results<'a, R>;
+    type Async = Results<'a, R>;
+
+    fn call_async_on(self, pool: &Pool) -> Self::Async {
+        self.call_on(pool)
+    }
 
     fn call_on(self, pool: &Pool) -> Self::Output {
         Results::new(RawResults::new(
@@ -210,6 +281,23 @@ macro_rules! calls_tuple {
     ($($name:ident: $t:ident),+) => {
         impl<$($t: DeserializeOwned + 'static),+> Calls<marker::Tuple> for ($(Proc<$t>,)+) {
             type Output = ($(Result<$t, Error>,)+);
+            type Async = CallFuture<Self::Output>;
+
+            fn call_async_on(self, pool: &Pool) -> Self::Async {
+                fn finish<$($t: DeserializeOwned + 'static),+>(
+                    answers: Vec<(&'static str, Result<Reply, Error>)>,
+                ) -> ($(Result<$t, Error>,)+) {
+                    let mut answers = answers.into_iter();
+                    ($({
+                        let (id, result) = answers.next().expect("each proc yields one result");
+                        result.and_then(|reply| decode_reply::<$t>(id, reply))
+                    },)+)
+                }
+                let ($($name,)+) = self;
+                let specs = [$($name.into_spec()),+];
+                let count = specs.len();
+                CallFuture::new(RawResults::new(pool.shared(), specs.into_iter()), count, finish::<$($t),+>)
+            }
 
             fn call_on(self, pool: &Pool) -> Self::Output {
                 let ($($name,)+) = self;

@@ -37,7 +37,7 @@ where
     F: RemoteFn<Args>,
     Args: 'a,
     I: IntoIterator<Item = F::Item>,
-    I::IntoIter: 'a,
+    I::IntoIter: Send + 'a,
 {
     Pool::global().pmap(f, items)
 }
@@ -69,7 +69,7 @@ where
     F: RemoteFn<Args>,
     Args: 'a,
     I: IntoIterator<Item = F::Item>,
-    I::IntoIter: 'a,
+    I::IntoIter: Send + 'a,
 {
     Pool::global().pmap_unordered(f, items)
 }

@@ -110,6 +110,29 @@ impl Pool {
         calls.call_on(self)
     }
 
+    /// [`call`](Pool::call) for async code: a future for one proc or a
+    /// tuple, a [`Stream`](futures_core::Stream) for an iterator of procs;
+    /// never blocks the executor's thread. See
+    /// [`call_async`](crate::call_async).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use procs_core::{proc, Pool};
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn len(s: String) -> usize { s.len() }
+    ///
+    /// # async fn run() -> Result<(), procs_core::Error> {
+    /// let pool = Pool::builder().build()?;
+    /// assert_eq!(pool.call_async(proc!(len("abc".into()))).await?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn call_async<C: Calls<M>, M>(&self, calls: C) -> C::Async {
+        calls.call_async_on(self)
+    }
+
     /// Maps `f` over `items` in worker processes; results come in input
     /// order. See [`pmap`](crate::pmap).
     ///
@@ -131,7 +154,7 @@ impl Pool {
         F: RemoteFn<Args>,
         Args: 'a,
         I: IntoIterator<Item = F::Item>,
-        I::IntoIter: 'a,
+        I::IntoIter: Send + 'a,
     {
         Results::new(RawResults::new(&self.inner, procs_of(f, items.into_iter())))
     }
@@ -161,7 +184,7 @@ impl Pool {
         F: RemoteFn<Args>,
         Args: 'a,
         I: IntoIterator<Item = F::Item>,
-        I::IntoIter: 'a,
+        I::IntoIter: Send + 'a,
     {
         Unordered::new(RawResults::with_order(
             &self.inner,

@@ -2,6 +2,10 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
 
 use serde::de::DeserializeOwned;
 
@@ -16,7 +20,13 @@ use crate::pool::stream::RawResults;
 /// ready. The input is consumed lazily with a bounded look-ahead (the pool's
 /// window), so an endless input runs in constant memory and results do not
 /// pile up ahead of a slow consumer. Dropping the iterator cancels the work
-/// still queued.
+/// still queued and kills the calls still running.
+///
+/// It is also a [`Stream`] for async code ([`call_async`](crate::call_async)
+/// returns it for an iterator of procs): polling never blocks, the pool
+/// wakes the task when the next result is ready, and a slow consumer gets
+/// the same bounded look-ahead. It is `Send` (when its input iterator is), so
+/// it can be held across an `.await` in a spawned task.
 ///
 /// # Examples
 ///
@@ -51,6 +61,21 @@ impl<R: DeserializeOwned + 'static> Iterator for Results<'_, R> {
     fn next(&mut self) -> Option<Self::Item> {
         let (id, result) = self.raw.next()?;
         Some(result.and_then(|reply| decode_reply(id, reply)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
+}
+
+impl<R: DeserializeOwned + 'static> Stream for Results<'_, R> {
+    type Item = Result<R, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.raw.poll_next(cx).map(|answer| {
+            answer.map(|(id, result)| result.and_then(|reply| decode_reply(id, reply)))
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -2,6 +2,10 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
 
 use serde::de::DeserializeOwned;
 
@@ -51,6 +55,23 @@ impl<R: DeserializeOwned + 'static> Iterator for Unordered<'_, R> {
     fn next(&mut self) -> Option<Self::Item> {
         let (index, id, result) = self.raw.next_unordered()?;
         Some((index, result.and_then(|reply| decode_reply(id, reply))))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.raw.size_hint()
+    }
+}
+
+impl<R: DeserializeOwned + 'static> Stream for Unordered<'_, R> {
+    type Item = (usize, Result<R, Error>);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        this.raw.poll_next_unordered(cx).map(|answer| {
+            answer.map(|(index, id, result)| {
+                (index, result.and_then(|reply| decode_reply(id, reply)))
+            })
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

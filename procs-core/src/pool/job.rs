@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use atomic_waker::AtomicWaker;
 use crossbeam_channel::Sender;
 
 use crate::error::{Error, Payload};
@@ -53,6 +54,28 @@ pub(crate) struct Done {
     pub(crate) per_task: Option<Duration>,
 }
 
+/// Where a job's answers go: the channel of the call it belongs to, and the
+/// waker of a task awaiting that call (async callers), woken after each
+/// answer so that no thread has to wait for it.
+#[derive(Clone)]
+pub(crate) struct ReplyTo {
+    tx: Sender<Done>,
+    waker: Arc<AtomicWaker>,
+}
+
+impl ReplyTo {
+    pub(crate) fn new(tx: Sender<Done>, waker: Arc<AtomicWaker>) -> ReplyTo {
+        ReplyTo { tx, waker }
+    }
+
+    /// Delivers the answers; fails only if the call is gone.
+    pub(crate) fn send(&self, done: Done) -> Result<(), Done> {
+        let sent = self.tx.send(done).map_err(|unsent| unsent.into_inner());
+        self.waker.wake();
+        sent
+    }
+}
+
 /// Shared by every job of one call: set when the caller stops listening.
 pub(crate) type CancelFlag = Arc<AtomicBool>;
 
@@ -73,7 +96,7 @@ pub(crate) struct Job {
     /// worker might be free.
     pub(crate) pipelined: bool,
     pub(crate) cancel: CancelFlag,
-    reply: Option<Sender<Done>>,
+    reply: Option<ReplyTo>,
 }
 
 impl Job {
@@ -82,7 +105,7 @@ impl Job {
         tasks: Vec<Task>,
         timeout: Option<Duration>,
         cancel: CancelFlag,
-        reply: Sender<Done>,
+        reply: ReplyTo,
     ) -> Job {
         Job {
             id,

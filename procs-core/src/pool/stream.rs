@@ -4,13 +4,15 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use atomic_waker::AtomicWaker;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Error;
 use crate::pool::Shared;
-use crate::pool::job::{CancelFlag, Done, Job, Reply, Task};
+use crate::pool::job::{CancelFlag, Done, Job, Reply, ReplyTo, Task};
 use crate::pool::spec::Spec;
 
 /// The smoothed time per call and the next batch size after an answer that
@@ -58,15 +60,20 @@ const PIPELINE_JOB_TIME: Duration = Duration::from_millis(5);
 /// effective window follows the batch size.
 const WINDOW_CAP: usize = 1 << 16;
 
+/// An answered call with its input index and its function's ID.
+pub(crate) type Indexed = (usize, &'static str, Result<Reply, Error>);
+
 /// The untyped engine behind `Results`, `Unordered` and the tuple form of
 /// `call`: takes calls from the input with bounded look-ahead, batches them
 /// into jobs, and hands back answers in order or as they complete.
 pub(crate) struct RawResults<'a> {
-    input: Box<dyn Iterator<Item = Result<Spec, Error>> + 'a>,
+    input: Box<dyn Iterator<Item = Result<Spec, Error>> + Send + 'a>,
     input_done: bool,
     pool: Arc<Shared>,
     tx: Sender<Done>,
     rx: Receiver<Done>,
+    /// The task awaiting this call, if it is awaited: woken by every answer.
+    waker: Arc<AtomicWaker>,
     cancel: CancelFlag,
     /// Whether results are yielded in input order or as they complete.
     ordered: bool,
@@ -76,7 +83,7 @@ pub(crate) struct RawResults<'a> {
     /// order.
     ready: VecDeque<Pending>,
     /// Unordered: answered calls not yet yielded, in completion order.
-    completed: VecDeque<(usize, &'static str, Result<Reply, Error>)>,
+    completed: VecDeque<Indexed>,
     /// Calls taken from the input so far: the index of the next one.
     taken: usize,
     /// Calls taken from the input and not yet yielded.
@@ -93,14 +100,14 @@ pub(crate) struct RawResults<'a> {
 impl<'a> RawResults<'a> {
     pub(crate) fn new(
         pool: &Arc<Shared>,
-        input: impl Iterator<Item = Result<Spec, Error>> + 'a,
+        input: impl Iterator<Item = Result<Spec, Error>> + Send + 'a,
     ) -> Self {
         Self::with_order(pool, input, true)
     }
 
     pub(crate) fn with_order(
         pool: &Arc<Shared>,
-        input: impl Iterator<Item = Result<Spec, Error>> + 'a,
+        input: impl Iterator<Item = Result<Spec, Error>> + Send + 'a,
         ordered: bool,
     ) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -110,6 +117,7 @@ impl<'a> RawResults<'a> {
             pool: pool.clone(),
             tx,
             rx,
+            waker: Arc::new(AtomicWaker::new()),
             cancel: Arc::new(AtomicBool::new(false)),
             ordered,
             next: 0,
@@ -191,7 +199,8 @@ impl<'a> RawResults<'a> {
     fn submit(&mut self, id: &'static str, tasks: Vec<Task>, timeout: Option<Duration>) {
         self.unanswered += tasks.len();
         let expected = self.per_task.map(|t| t * tasks.len() as f64);
-        let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), self.tx.clone());
+        let reply = ReplyTo::new(self.tx.clone(), self.waker.clone());
+        let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), reply);
         job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
         self.pool.submit(job);
     }
@@ -219,6 +228,22 @@ impl<'a> RawResults<'a> {
         // We hold a sender, and every job answers exactly once (even when
         // dropped), so this cannot wait forever on a lost job.
         let done = crate::util::spin::recv(&self.rx).expect("the receiver outlives no sender");
+        self.file(done);
+    }
+
+    /// Files the answers that have arrived, without waiting; whether there
+    /// were any.
+    fn receive_ready(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(done) = self.rx.try_recv() {
+            self.file(done);
+            any = true;
+        }
+        any
+    }
+
+    /// Files one job's answers where the consumer will find them.
+    fn file(&mut self, done: Done) {
         if let Some(per_task) = done.per_task {
             self.adapt(per_task);
         }
@@ -235,20 +260,63 @@ impl<'a> RawResults<'a> {
         }
     }
 
+    /// The next result in input order if it is ready; else registers the
+    /// task of `cx` to be woken by the next answer. Never blocks.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(&'static str, Result<Reply, Error>)>> {
+        // Registered before looking, so that an answer filed after the look
+        // wakes the task.
+        self.waker.register(cx.waker());
+        self.fill();
+        loop {
+            match self.ready.front().map(|pending| pending.result.is_some()) {
+                None => return Poll::Ready(None),
+                Some(true) => return Poll::Ready(self.pop_ready()),
+                Some(false) if !self.receive_ready() => return Poll::Pending,
+                Some(false) => {}
+            }
+        }
+    }
+
+    /// The next result to complete, with its input index, if one is ready;
+    /// else registers the task of `cx` like [`poll_next`](Self::poll_next).
+    pub(crate) fn poll_next_unordered(&mut self, cx: &mut Context<'_>) -> Poll<Option<Indexed>> {
+        self.waker.register(cx.waker());
+        self.fill();
+        loop {
+            if let Some(item) = self.completed.pop_front() {
+                self.outstanding -= 1;
+                return Poll::Ready(Some(item));
+            }
+            if self.outstanding == 0 {
+                return Poll::Ready(None);
+            }
+            if !self.receive_ready() {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn pop_ready(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
+        let pending = self.ready.pop_front()?;
+        self.next += 1;
+        self.outstanding -= 1;
+        Some((pending.id, pending.result.expect("checked by the caller")))
+    }
+
     /// The next result in input order.
     pub(crate) fn next(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
         self.fill();
         while self.ready.front()?.result.is_none() {
             self.receive();
         }
-        let pending = self.ready.pop_front()?;
-        self.next += 1;
-        self.outstanding -= 1;
-        Some((pending.id, pending.result.expect("checked above")))
+        self.pop_ready()
     }
 
     /// The next result to complete, with its input index.
-    pub(crate) fn next_unordered(&mut self) -> Option<(usize, &'static str, Result<Reply, Error>)> {
+    pub(crate) fn next_unordered(&mut self) -> Option<Indexed> {
         self.fill();
         loop {
             if let Some(item) = self.completed.pop_front() {

@@ -12,12 +12,12 @@ mod support;
 
 use support::{children, open_fds};
 
-mod deadlines;
 mod cancel;
+mod deadlines;
+mod errors;
+mod hostile;
 mod leaks;
 mod recycling;
-mod hostile;
-mod errors;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
