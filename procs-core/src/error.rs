@@ -99,12 +99,20 @@ pub enum Error {
         /// The IDs the worker knows, sorted.
         known: Vec<String>,
     },
-    /// Two `#[remote]` functions share one ID; pin distinct ones with
-    /// `#[remote(id = "...")]`.
-    #[error("remote function id `{id}` is registered more than once")]
+    /// Two `#[remote]` functions share one ID: a pinned
+    /// `#[remote(id = "...")]` equal to another function's ID. Every pool of
+    /// the program refuses to start with it, so no call runs; pin distinct
+    /// IDs.
+    #[error(
+        "remote function id `{id}` is registered more than once ({}); give each its own `#[remote(id = \"...\")]`",
+        Definitions(definitions)
+    )]
     DuplicateId {
         /// The ID registered more than once.
         id: String,
+        /// Each function registered under it: its path and the location of
+        /// its `#[remote]` attribute.
+        definitions: Vec<(String, Location)>,
     },
     /// The function given to `proc!` or `pmap` carries no `#[remote]` attribute.
     #[error("`{name}` is not a #[remote] function; add #[remote] to its definition")]
@@ -293,6 +301,20 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+struct Definitions<'a>(&'a [(String, Location)]);
+
+impl fmt::Display for Definitions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (path, location)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{path}` at {location}")?;
+        }
+        Ok(())
     }
 }
 

@@ -96,8 +96,9 @@ impl Pool {
     /// [`pmap`](crate::pmap), started on first use with the default
     /// settings.
     ///
-    /// If it cannot start (inside a worker process, or with no transport
-    /// enabled), every call on it yields the reason as an error.
+    /// If it cannot start (inside a worker process, with no transport
+    /// enabled, or with two `#[remote]` functions sharing an ID), every call
+    /// on it yields the reason as an error.
     ///
     /// # Examples
     ///
@@ -114,6 +115,10 @@ impl Pool {
             Ok(pool) => pool,
             Err(Error::InsideWorker) => Pool::refused(|| Error::InsideWorker),
             Err(Error::NoTransport) => Pool::refused(|| Error::NoTransport),
+            Err(Error::DuplicateId { .. }) => Pool::refused(|| {
+                let check = crate::registry::registry().check();
+                check.expect_err("the registry does not change")
+            }),
             Err(error) => panic!("cannot start the global procs pool: {error}"),
         })
     }

@@ -65,12 +65,17 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     };
     let private = quote!(#krate::__private);
 
-    let id = match &attrs.id {
-        Some(id) => id.to_token_stream(),
-        None => {
-            let name = name.unraw().to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #name))
-        }
+    // The ID on the wire is resolved from every registration when the
+    // registry is built (issue 12): same-named functions nested in different
+    // functions of one module share this path, and their locations tell them
+    // apart. `line!()` and `column!()` name the attribute.
+    let path = {
+        let name = name.unraw().to_string();
+        quote!(::core::concat!(::core::module_path!(), "::", #name))
+    };
+    let pinned_id = match &attrs.id {
+        Some(id) => quote!(::core::option::Option::Some(#id)),
+        None => quote!(::core::option::Option::None),
     };
 
     let inputs: Vec<&Type> = sig
@@ -126,7 +131,11 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
             #[#private::linkme::distributed_slice(#private::REMOTES)]
             #[linkme(crate = #private::linkme)]
             static __PROCS_REMOTE: #private::Remote = #private::Remote {
-                id: #id,
+                path: #path,
+                pinned_id: #pinned_id,
+                file: ::core::file!(),
+                line: ::core::line!(),
+                column: ::core::column!(),
                 signature: #signature,
                 type_id: || #private::type_id_of(&#name),
                 invoke: |#input, #out| __procs_invoke::<#(#inputs,)* #output>(#input, #out, #name),
