@@ -107,10 +107,7 @@ impl Registry {
         }
         // Wire IDs, not declared ones: two builds that resolve a shared
         // default differently must not shake hands.
-        let mut signatures: Vec<_> = entries
-            .iter()
-            .map(|e| (e.id, e.remote.signature))
-            .collect();
+        let mut signatures: Vec<_> = entries.iter().map(|e| (e.id, e.remote.signature)).collect();
         // Link order changes between builds; the fingerprint must not.
         signatures.sort_unstable();
         let mut hash = Fnv::default();
@@ -142,7 +139,9 @@ impl Registry {
     }
 
     pub(crate) fn by_type(&self, type_id: TypeId) -> Option<&Entry> {
-        self.by_type.get(&type_id).map(|&index| &self.entries[index])
+        self.by_type
+            .get(&type_id)
+            .map(|&index| &self.entries[index])
     }
 
     /// The known IDs, sorted, for error messages.
@@ -212,11 +211,13 @@ fn wire_ids(remotes: &[&'static Remote]) -> Vec<&'static str> {
     }
     remotes
         .iter()
-        .map(|remote| match (remote.pinned_id, groups[declared(remote)]) {
-            (Some(pinned), _) => pinned,
-            (None, (shared, false)) if shared > 1 => located(remote),
-            (None, _) => remote.path,
-        })
+        .map(
+            |remote| match (remote.pinned_id, groups[declared(remote)]) {
+                (Some(pinned), _) => pinned,
+                (None, (shared, false)) if shared > 1 => located(remote),
+                (None, _) => remote.path,
+            },
+        )
         .collect()
 }
 
