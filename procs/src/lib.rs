@@ -118,6 +118,16 @@ pub use default_transport::DefaultTransport;
 /// different builds must agree. Arguments and the return value must be owned
 /// `serde` types (`Serialize + DeserializeOwned + Send + 'static`).
 ///
+/// IDs never collide silently. Functions of one name nested in different
+/// functions of one module share their default ID (`module_path!()` does not
+/// name the enclosing function), so each goes by its location instead,
+/// `app::helper@src/main.rs:12:5`; such an ID changes when the code moves,
+/// so pin one when another build must reach the function. A pinned ID that
+/// another function also has, pinned or by default, is an error: every pool
+/// of the program refuses to start with [`Error::DuplicateId`], which names
+/// both definitions. No call runs first, but nothing catches it at compile
+/// time, since the functions may live in different crates.
+///
 /// Misuse is a compile error on the offending tokens: generic or `async`
 /// functions, `self` receivers, reference or `impl Trait` arguments, unknown
 /// or repeated attribute arguments.
