@@ -125,8 +125,9 @@ pub use default_transport::DefaultTransport;
 /// so pin one when another build must reach the function. A pinned ID that
 /// another function also has, pinned or by default, is an error: every pool
 /// of the program refuses to start with [`Error::DuplicateId`], which names
-/// both definitions. No call runs first, but nothing catches it at compile
-/// time, since the functions may live in different crates.
+/// both definitions. No call runs first; it is not a compile error, as the
+/// functions may live in different crates and only the linked program has
+/// them all.
 ///
 /// Misuse is a compile error on the offending tokens: generic or `async`
 /// functions, `self` receivers, reference or `impl Trait` arguments, unknown
