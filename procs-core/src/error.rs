@@ -99,7 +99,7 @@ pub enum Error {
         /// The IDs the worker knows, sorted.
         known: Vec<String>,
     },
-    /// Two `#[remote]` functions share one ID: a pinned
+    /// Two `#[remote]` functions share one ID, typically a pinned
     /// `#[remote(id = "...")]` equal to another function's ID. Every pool of
     /// the program refuses to start with it, so no call runs; pin distinct
     /// IDs.

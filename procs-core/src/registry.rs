@@ -66,9 +66,9 @@ pub(crate) struct Entry {
 /// - a pinned ID is used as written;
 /// - a default ID that no other function declares stays `module_path::name`,
 ///   so IDs do not change when an unrelated function is added elsewhere;
-/// - default IDs that several functions declare, and no pinned one, (same-named
-///   functions nested in different functions of one module) each get their
-///   definition's location: `app::helper@src/main.rs:12:5`.
+/// - a default ID that several functions declare and none pins (same-named
+///   functions nested in different functions of one module) gives way to
+///   each one's location: `app::helper@src/main.rs:12:5`.
 ///
 /// An ID that a pinned function shares with any other is left shared, and
 /// [`check`](Registry::check) reports it before any pool starts: a pinned ID
