@@ -100,9 +100,9 @@ pub enum Error {
         known: Vec<String>,
     },
     /// Two `#[remote]` functions share one ID, typically a pinned
-    /// `#[remote(id = "...")]` equal to another function's ID. Every pool of
-    /// the program refuses to start with it, so no call runs; pin distinct
-    /// IDs.
+    /// `#[remote(id = "...")]` equal to another function's default ID (two
+    /// pinned ones fail to link). Every pool of the program refuses to start
+    /// with it, so no call runs; pin distinct IDs.
     #[error(
         "remote function id `{id}` is registered more than once ({}); give each its own `#[remote(id = \"...\")]`",
         Definitions(definitions)

@@ -72,7 +72,9 @@ pub(crate) struct Entry {
 ///
 /// An ID that a pinned function shares with any other is left shared, and
 /// [`check`](Registry::check) reports it before any pool starts: a pinned ID
-/// is a promise about one function, and procs does not guess which.
+/// is a promise about one function, and procs does not guess which. (Two
+/// pinned IDs already fail to link, through a symbol the macro exports; the
+/// check is what catches a pinned ID equal to a default one.)
 pub(crate) struct Registry {
     entries: Vec<Entry>,
     by_id: HashMap<&'static str, Vec<usize>>,

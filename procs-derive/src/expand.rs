@@ -105,6 +105,17 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     // registration must follow it or it names a function that is gone.
     let cfgs = item.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
 
+    // Two functions pinned to one ID must not link (issue 12): in one crate
+    // rustc says "symbol `__procs_remote_id_...` is already defined", across
+    // crates the linker says "duplicate symbol". The registry's check at pool
+    // start stays for what this cannot see (a pinned ID equal to another
+    // function's default, `module_path!()` being unknown here; dynamic
+    // libraries). Hex makes any ID a valid symbol on every platform.
+    let pinned_symbol = attrs.id.as_ref().map(|id| {
+        let symbol = format!("__procs_remote_id_{}", hex(&id.value()));
+        quote!(#[unsafe(export_name = #symbol)] static __PROCS_PINNED_ID: u8 = 0;)
+    });
+
     // `__procs_invoke` takes each type as a generic parameter bounded by
     // `Value`, and the call names the types as the user wrote them: a type
     // that cannot cross is reported once, on that type. Calling `invoke` on
@@ -114,7 +125,8 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     // `type_id` and `invoke` are closures, not helper functions: a helper
     // named like the user's function would shadow it in this block and
     // silently register the wrong function. A user function named
-    // `__procs_invoke` or `__PROCS_REMOTE` fails to type-check instead.
+    // `__procs_invoke`, `__PROCS_REMOTE` or `__PROCS_PINNED_ID` fails to
+    // type-check instead.
     quote! {
         #(#cfgs)*
         const _: () = {
@@ -140,6 +152,12 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
                 type_id: || #private::type_id_of(&#name),
                 invoke: |#input, #out| __procs_invoke::<#(#inputs,)* #output>(#input, #out, #name),
             };
+
+            #pinned_symbol
         };
     }
+}
+
+fn hex(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
 }

@@ -264,6 +264,9 @@ fn expansion() {
     for fragment in expected {
         assert!(out.contains(fragment), "missing `{fragment}` in:\n{out}");
     }
+    // Default IDs may be shared (nested functions); only pinned ones claim
+    // a symbol.
+    assert!(!out.contains("export_name"), "{out}");
 }
 
 #[test]
@@ -278,6 +281,8 @@ fn expansion_of_options() {
     for fragment in [
         "# [cfg (unix)] const _ : () =",
         "pinned_id : :: core :: option :: Option :: Some (\"pinned\")",
+        // "pinned" in hex: any ID makes a valid symbol.
+        "# [unsafe (export_name = \"__procs_remote_id_70696e6e6564\")] static __PROCS_PINNED_ID : u8 = 0 ;",
         "signature : \"fn()\"",
         ":: procs_core :: __private :: encode_result (f () , out)",
         "invoke : | input , out | __procs_invoke :: < () > (input , out , r#unit) ,",

@@ -122,12 +122,14 @@ pub use default_transport::DefaultTransport;
 /// functions of one module share their default ID (`module_path!()` does not
 /// name the enclosing function), so each goes by its location instead,
 /// `app::helper@src/main.rs:12:5`; such an ID changes when the code moves,
-/// so pin one when another build must reach the function. A pinned ID that
-/// another function also has, pinned or by default, is an error: every pool
-/// of the program refuses to start with [`Error::DuplicateId`], which names
-/// both definitions. No call runs first; it is not a compile error, as the
-/// functions may live in different crates and only the linked program has
-/// them all.
+/// so pin one when another build must reach the function. Two functions
+/// pinned to one ID do not build: in one crate rustc reports "symbol
+/// `__procs_remote_id_<the ID in hex>` is already defined" on the second
+/// attribute, across crates the linker reports that symbol as a duplicate
+/// (`cargo check` does not see it). A pinned ID equal to another function's
+/// default ID is an error too, found when the program starts its first pool:
+/// every pool refuses to start with [`Error::DuplicateId`], which names both
+/// definitions, and no call runs.
 ///
 /// Misuse is a compile error on the offending tokens: generic or `async`
 /// functions, `self` receivers, reference or `impl Trait` arguments, unknown

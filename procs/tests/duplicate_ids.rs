@@ -1,12 +1,14 @@
-//! Issue 12.6: two `#[remote]` functions pinned to one ID. The registry is
-//! the whole binary's, so every pool of this test binary refuses to start;
-//! that is why this test has a binary of its own.
+//! Issue 12.6: an ID shared by two `#[remote]` functions that the build
+//! cannot catch: a pinned ID equal to another function's default ID (two
+//! pinned ones do not even link, see `tests/ui/duplicate-pinned-id.rs`). The
+//! registry is the whole binary's, so every pool of this test binary refuses
+//! to start; that is why this test has a binary of its own.
 
 use procs::{Error, Location, Pool, call, pmap, proc, remote};
 
 mod a {
     pub(crate) const LINE: u32 = line!() + 1;
-    #[procs::remote(id = "resize/v1")]
+    #[procs::remote]
     pub(crate) fn resize(x: u32) -> u32 {
         x
     }
@@ -14,7 +16,7 @@ mod a {
 
 mod b {
     pub(crate) const LINE: u32 = line!() + 1;
-    #[procs::remote(id = "resize/v1")]
+    #[procs::remote(id = "duplicate_ids::a::resize")]
     pub(crate) fn resize(x: u32) -> u32 {
         x * 2
     }
@@ -30,7 +32,7 @@ fn assert_names_both(error: &Error) {
     let Error::DuplicateId { id, definitions } = error else {
         panic!("expected DuplicateId, got {error:?}");
     };
-    assert_eq!(id, "resize/v1");
+    assert_eq!(id, "duplicate_ids::a::resize");
     let at = |line| Location {
         file: file!().to_owned(),
         line,
@@ -52,7 +54,7 @@ fn an_explicit_pool_refuses_to_start_naming_both_definitions() {
     assert_eq!(
         error.to_string(),
         format!(
-            "remote function id `resize/v1` is registered more than once \
+            "remote function id `duplicate_ids::a::resize` is registered more than once \
              (`duplicate_ids::a::resize` at {file}:{a}:5, `duplicate_ids::b::resize` at {file}:{b}:5); \
              give each its own `#[remote(id = \"...\")]`",
             file = file!(),
