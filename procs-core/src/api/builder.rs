@@ -291,7 +291,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`Error::InsideWorker`] in a worker process, [`Error::NoTransport`]
+    /// [`Error::InsideWorker`] in a worker process, [`Error::DuplicateId`]
+    /// when two `#[remote]` functions of the program share an ID,
+    /// [`Error::NoTransport`]
     /// when no transport was given or enabled, [`Error::InvalidSetting`] for
     /// a zero worker count, window, message size or task limit, the
     /// initializer's error if its proc could not be made, and
@@ -300,6 +302,9 @@ impl Builder {
         if in_worker() {
             return Err(Error::InsideWorker);
         }
+        // Before any worker starts: a shared ID would otherwise surface only
+        // when some call names it, maybe in production.
+        crate::remote::registry::registry().check()?;
         if self.source.is_none() {
             if let Some(apply_default) = DEFAULT_TRANSPORT.first() {
                 self = apply_default(self);
