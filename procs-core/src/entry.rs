@@ -185,6 +185,7 @@ pub fn init() {
         .and_then(|v| v.parse().ok())
     {
         crate::launch::die_with_parent(parent);
+        crate::launch::name_worker();
     }
     let max = std::env::var(ENV_MAX_MESSAGE)
         .ok()
