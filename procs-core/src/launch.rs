@@ -3,6 +3,7 @@
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -162,13 +163,19 @@ pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + '
 /// `PR_SET_PDEATHSIG` signals one process, not its group, and a task's
 /// children do not inherit it. So a worker that leads its own group (as
 /// [`worker_command`] makes it) asks for [`parent_death_signal`], whose
-/// handler SIGKILLs the whole group, the worker included; one that does not
-/// (started by hand into someone else's group) asks for SIGKILL, which ends
-/// it alone, as it must not kill a group it does not own.
+/// handler SIGKILLs the whole group, the worker included, and kills its
+/// group as it exits ([`kill_group_at_exit`]); one that does not (started by
+/// hand into someone else's group) asks for SIGKILL, which ends it alone, as
+/// it must not kill a group it does not own.
 pub(crate) fn die_with_parent(parent: u32) {
     // SAFETY: getpid and getpgrp have no preconditions.
     let leads_group = unsafe { libc::getpgrp() == libc::getpid() };
     let signal = if leads_group && catch_parent_death().is_ok() {
+        PARENT.store(parent as libc::pid_t, Ordering::Relaxed);
+        // SAFETY: the hook is an `extern "C" fn()` that lives as long as
+        // the program. If it cannot be registered, the parent-death signal
+        // still covers all but the race it closes.
+        unsafe { libc::atexit(kill_group_at_exit) };
         parent_death_signal()
     } else {
         libc::SIGKILL
@@ -196,6 +203,41 @@ pub(crate) fn die_with_parent(parent: u32) {
 /// or itself, alive after the parent's death.
 pub(crate) fn parent_death_signal() -> libc::c_int {
     libc::SIGRTMAX()
+}
+
+/// The parent a worker that leads its group was spawned by.
+static PARENT: AtomicI32 = AtomicI32::new(0);
+
+/// Run by `exit` in a worker that leads its group: SIGKILLs the rest of the
+/// group, which the parent would otherwise have to.
+///
+/// It closes a race of the parent's death: the parent's descriptors close
+/// (the worker's channel ends) a moment before the kernel sends the
+/// parent-death signal, and an idle worker that sees the end of its channel
+/// may exit in that moment, before the signal can reach it; the processes
+/// its tasks left in its group would then outlive everything. So the worker
+/// first moves itself into the parent's group (same session, so allowed
+/// while that group exists), which keeps its exit status its own, then kills
+/// the group it led. If it cannot, and the parent is gone, it kills the
+/// group with itself in it; if the parent lives, the parent kills the group
+/// once it sees the exit ([`reap`]).
+extern "C" fn kill_group_at_exit() {
+    let parent = PARENT.load(Ordering::Relaxed);
+    // SAFETY: these calls only read or change this process's ids and send
+    // signals; none touches memory. A process forked by a task without
+    // `exec` runs this hook too, but does not lead the group and returns.
+    unsafe {
+        let me = libc::getpid();
+        if libc::getpgrp() != me {
+            return;
+        }
+        let parents_group = libc::getpgid(parent);
+        if parents_group > 0 && libc::setpgid(0, parents_group) == 0 {
+            libc::kill(-me, libc::SIGKILL);
+        } else if libc::getppid() != parent {
+            libc::kill(0, libc::SIGKILL);
+        }
+    }
 }
 
 /// Installs the handler of [`parent_death_signal`] and unblocks it: the
