@@ -387,3 +387,30 @@ fn a_worker_shows_the_program_name_and_a_marker() {
     assert_eq!(comm, expected);
     assert!(comm.len() <= 15);
 }
+
+/// The process group `pid` is in, from `/proc/PID/stat`.
+fn process_group(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // `pid (comm) state ppid pgrp ...`; comm may hold spaces.
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    rest.split_whitespace().nth(2).unwrap().parse().unwrap()
+}
+
+/// The transports keep the group `worker_command` asks for, including the
+/// ones whose `pre_exec` hook makes std `fork` instead of `posix_spawn`.
+#[test]
+fn every_transport_starts_workers_as_group_leaders() {
+    fn leads<T: procs::Transport>(transport: T) {
+        let pool = Pool::builder()
+            .workers(1)
+            .transport(transport)
+            .build()
+            .unwrap();
+        let pid = pool.call(proc!(worker_pid())).unwrap();
+        assert_eq!(process_group(pid), pid, "{}", T::NAME);
+    }
+    #[cfg(feature = "pipe")]
+    leads(procs::PipeTransport::default());
+    #[cfg(feature = "ipc")]
+    leads(procs::IpcTransport::default());
+}
