@@ -245,10 +245,15 @@ extern "C" fn kill_group_at_exit() {
 /// may block it, and a blocked parent-death signal would never end anything.
 fn catch_parent_death() -> io::Result<()> {
     extern "C" fn on_parent_death(_: libc::c_int) {
-        // SAFETY: kill(2) is async-signal-safe. Pid 0 is this process's
-        // group, which it leads (checked before the handler is installed),
-        // so nothing outside the worker and what it started is hit.
-        unsafe { libc::kill(0, libc::SIGKILL) };
+        // SAFETY: getpid, getpgrp and kill(2) are async-signal-safe. Pid 0
+        // is this process's group, signalled only while the worker leads it
+        // (a task may have moved it into another, which is not ours to
+        // kill), so nothing outside the worker and what it started is hit.
+        unsafe {
+            let me = libc::getpid();
+            let whom = if libc::getpgrp() == me { 0 } else { me };
+            libc::kill(whom, libc::SIGKILL);
+        }
     }
     let signal = parent_death_signal();
     // SAFETY: the sigaction and sigset are initialised by sigemptyset and
