@@ -50,6 +50,7 @@ mod results;
 mod slot;
 mod spare;
 mod spin;
+mod startup;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
