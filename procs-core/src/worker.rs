@@ -2,6 +2,7 @@
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::RefCell;
+use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process;
 
@@ -89,6 +90,11 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize, detach: 
                 codec::push_failure(&mut out, task.seq, &failure);
             }
         }
+        // What the tasks printed goes out before their results: once the
+        // parent has them, it may exit and take this worker with it (the
+        // parent-death signal is SIGKILL), and std's line buffer would keep
+        // a `print!` without newline forever. Stderr is unbuffered.
+        let _ = io::stdout().flush();
         if let Err(error) = channel.send(&out) {
             fail(&format!("cannot reply: {error}"));
         }
