@@ -208,7 +208,7 @@ pub(crate) fn init_with(finish_startup: impl FnOnce()) {
     }
     finish_startup();
     match TRANSPORTS.iter().find(|t| name == t.name) {
-        Some(transport) => (transport.serve)(max),
+        Some(transport) => crate::runtime::run_as_main(transport.serve, max),
         None => {
             eprintln!(
                 "procs worker: this binary links no `{}` transport; the parent and the worker must be the same binary",

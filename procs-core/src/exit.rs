@@ -2,6 +2,10 @@ use std::fmt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
+/// Exit code of a worker whose task overflowed its stack (see
+/// `runtime.rs`); reserved: [`Exit`] displays it as a stack overflow.
+pub(crate) const EXIT_STACK_OVERFLOW: i32 = 120;
+
 /// How a worker process ended: an exit code or a signal.
 ///
 /// # Examples
@@ -85,6 +89,9 @@ impl From<ExitStatus> for Exit {
 
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.code() == Some(EXIT_STACK_OVERFLOW) {
+            return write!(f, "overflowed its stack (exit code {EXIT_STACK_OVERFLOW})");
+        }
         if let Some(code) = self.code() {
             return write!(f, "exited with code {code}");
         }

@@ -47,6 +47,7 @@ mod proc;
 mod registry;
 mod remote_fn;
 mod results;
+mod runtime;
 mod slot;
 mod spare;
 mod spin;

@@ -77,3 +77,46 @@ fn a_task_writing_to_a_closed_pipe_gets_broken_pipe() {
         "BrokenPipe"
     );
 }
+
+#[remote]
+fn thread_name() -> Option<String> {
+    std::thread::current().name().map(str::to_owned)
+}
+
+#[test]
+fn a_task_runs_on_a_thread_named_main() {
+    let pool = Pool::builder().workers(1).build().unwrap();
+    assert_eq!(
+        pool.call(proc!(thread_name())).unwrap(),
+        Some("main".to_owned())
+    );
+}
+
+/// Recurses `depth` times with a frame the optimizer cannot drop.
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    if depth == 0 {
+        return frame[0];
+    }
+    recurse(depth - 1) + std::hint::black_box(frame[1])
+}
+
+#[remote]
+fn overflow_the_stack() -> u64 {
+    recurse(u64::MAX)
+}
+
+#[test]
+fn a_stack_overflow_in_a_task_is_reported_as_one() {
+    let pool = Pool::builder().workers(1).build().unwrap();
+    let error = pool.call(proc!(overflow_the_stack())).unwrap_err();
+    assert!(
+        error.to_string().contains("overflowed its stack"),
+        "{error}"
+    );
+    // The worker was replaced: the pool still works.
+    assert_eq!(
+        pool.call(proc!(thread_name())).unwrap(),
+        Some("main".to_owned())
+    );
+}
