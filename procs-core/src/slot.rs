@@ -31,6 +31,7 @@ use crate::proc::Spec;
 use crate::spare::Spare;
 use crate::watch::{Killed, Watch};
 
+mod dying;
 mod start;
 
 /// Unanswered request bytes allowed per worker beyond the first request.
@@ -326,6 +327,7 @@ impl Slot {
         };
         let killed = self.config.watch.end(self.index);
         match (trip, killed) {
+            (Trip::Answered(msg), _) if codec::is_dying(&msg) => self.dying(&msg),
             (Trip::Answered(msg), killed) => {
                 let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
                 let elapsed = self.head_since.elapsed();

@@ -14,6 +14,8 @@ use crate::registry::{CallError, Lookup, Remote, registry};
 use crate::spare::Spare;
 use crate::transport::Channel;
 
+mod dying;
+
 /// Exit code of a worker whose channel broke or carried garbage.
 const EXIT_PROTOCOL: i32 = 123;
 
@@ -25,9 +27,9 @@ thread_local! {
 /// results may travel as messages of their own (not for attached workers,
 /// whose transports may carry one message per answer).
 pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize, detach: bool) -> ! {
-    // The parent reports panics with their message and location; printing
-    // them here too would only duplicate them on the shared stderr.
-    panic::set_hook(Box::new(record_panic));
+    // The parent reports a task's panics with their message and location;
+    // printing them here too would only duplicate them on the shared stderr.
+    dying::install_hook(|panic| LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic)));
     let registry = registry();
     let mut out = Vec::new();
     // The buffers detached from the results of one response; once sent, the
@@ -66,7 +68,9 @@ pub(crate) fn serve(mut channel: impl Channel, max_message_size: usize, detach: 
             let first_detached = detached_out.len();
             let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
             let ran = match &remote {
-                Ok(remote) => run(remote, &task, detached, &mut out, &mut detached_out, detach),
+                Ok(remote) => dying::while_running(&mut channel, task.seq, || {
+                    run(remote, &task, detached, &mut out, &mut detached_out, detach)
+                }),
                 Err(failure) => Err(failure.clone()),
             };
             if let Err(failure) = ran {
@@ -183,9 +187,10 @@ fn run(
     }
 }
 
-fn record_panic(info: &panic::PanicHookInfo<'_>) {
+/// What the parent reports of a panic.
+fn panic_info(info: &panic::PanicHookInfo<'_>) -> PanicInfo {
     let backtrace = Backtrace::capture();
-    let panic = PanicInfo {
+    PanicInfo {
         message: payload_message(info.payload()),
         location: info.location().map(|l| Location {
             file: l.file().to_owned(),
@@ -193,8 +198,7 @@ fn record_panic(info: &panic::PanicHookInfo<'_>) {
             column: l.column(),
         }),
         backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
-    };
-    LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic));
+    }
 }
 
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
