@@ -22,6 +22,10 @@ pub(crate) const EXIT_STACK_OVERFLOW: i32 = 120;
 /// let exited = Exit::from(ExitStatus::from_raw(3 << 8));
 /// assert_eq!(exited.code(), Some(3));
 /// assert_eq!(exited.to_string(), "exited with code 3");
+///
+/// // The code a worker reserves for a task that overflowed its stack.
+/// let overflowed = Exit::from(ExitStatus::from_raw(120 << 8));
+/// assert_eq!(overflowed.to_string(), "overflowed its stack (exit code 120)");
 /// # fn libc_sigsegv() -> i32 { 11 }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -54,4 +54,10 @@ fn a_panic_under_abort_is_reported_with_its_message_and_location() {
         "{stdout}"
     );
     assert_eq!(lines[8], "after ok 7", "{stdout}");
+    assert!(
+        lines[9].starts_with(
+            "init remote function `panic_abort_fixture::bad_init` panicked at src/main.rs:"
+        ) && lines[9].ends_with("cannot warm up"),
+        "{stdout}"
+    );
 }

@@ -100,14 +100,18 @@ pub(super) fn while_running<C: Channel, R>(
 /// Sends the dying message for the running call, once; nothing if no task
 /// runs (the parent then learns of the death from the channel's end).
 fn send_dying(panic: &PanicInfo) {
-    let Some(lent) = lock().take() else {
+    // Held until sent: a task that ends meanwhile (the panic was on another
+    // thread) waits in `while_running` to take the channel back, so the
+    // serve loop's next message cannot interleave with this one.
+    let mut guard = lock();
+    let Some(lent) = guard.take() else {
         return;
     };
     let mut msg = Vec::new();
     codec::encode_dying(&mut msg, lent.seq, panic);
     // SAFETY: `lent` was made by `while_running` for the channel's own type,
-    // and the serve loop does not use the channel until the task ends, which
-    // under abort it never does.
+    // and the serve loop does not use the channel until it has taken it back
+    // under the lock we hold.
     unsafe { (lent.send)(lent.channel, &msg) };
 }
 
