@@ -1,7 +1,8 @@
 //! A worker's output is not lost: what a task prints reaches the terminal
 //! even when it ends without a newline and the program exits right after,
 //! with its global pool never dropped; a panic on a thread a task started
-//! is printed as std's default hook prints it.
+//! is printed as std's default hook prints it, and a stack overflow as Rust
+//! reports one.
 
 use std::process::Command;
 
@@ -26,6 +27,20 @@ fn panic_on_another_thread() -> bool {
         .is_err()
 }
 
+/// Recurses without end, with frames the optimizer cannot drop.
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    if depth == u64::MAX {
+        return frame[0];
+    }
+    recurse(depth + 1) + std::hint::black_box(frame[1])
+}
+
+#[remote]
+fn overflow_the_stack() -> u64 {
+    recurse(0)
+}
+
 /// The program: calls on the global pool, then exit.
 #[test]
 fn child_program() {
@@ -33,11 +48,12 @@ fn child_program() {
         return;
     }
     assert!(call(proc!(panic_on_another_thread())).unwrap());
+    assert!(call(proc!(overflow_the_stack())).is_err());
     call(proc!(print_without_newline("worker-said-this".to_owned()))).unwrap();
 }
 
 #[test]
-fn a_print_without_newline_in_a_worker_of_the_global_pool_appears() {
+fn what_a_worker_prints_reaches_the_terminal() {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .args([
@@ -58,6 +74,13 @@ fn a_print_without_newline_in_a_worker_of_the_global_pool_appears() {
         stderr.contains("thread 'helper'")
             && stderr.contains("panicked at")
             && stderr.contains("helper gave up"),
+        "stderr: {stderr}"
+    );
+    // A stack overflow is reported on stderr as Rust reports it in `main`.
+    assert!(
+        stderr.contains(
+            "\nthread 'main' has overflowed its stack\nfatal runtime error: stack overflow, aborting\n"
+        ),
         "stderr: {stderr}"
     );
 }
