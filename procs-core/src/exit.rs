@@ -2,6 +2,8 @@ use std::fmt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
+use crate::wire::env::WorkerExit;
+
 /// How a worker process ended: an exit code or a signal.
 ///
 /// # Examples
@@ -18,6 +20,10 @@ use std::process::ExitStatus;
 /// let exited = Exit::from(ExitStatus::from_raw(3 << 8));
 /// assert_eq!(exited.code(), Some(3));
 /// assert_eq!(exited.to_string(), "exited with code 3");
+///
+/// // The code a worker reserves for a task that overflowed its stack.
+/// let overflowed = Exit::from(ExitStatus::from_raw(120 << 8));
+/// assert_eq!(overflowed.to_string(), "overflowed its stack (exit code 120)");
 /// # fn libc_sigsegv() -> i32 { 11 }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +91,10 @@ impl From<ExitStatus> for Exit {
 
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.code() == Some(WorkerExit::StackOverflow.code()) {
+            let code = WorkerExit::StackOverflow.code();
+            return write!(f, "overflowed its stack (exit code {code})");
+        }
         if let Some(code) = self.code() {
             return write!(f, "exited with code {code}");
         }

@@ -92,9 +92,16 @@ fn call_on(
     }
     let worker = guard.as_mut().expect("checked by the caller");
     match round_trip(worker, &request, spec) {
-        Ok(result) => {
+        Ok(Answer::Ran(result)) => {
             worker.tasks += 1;
             result
+        }
+        Ok(Answer::Dying(error)) => {
+            // Reaped before the place is free again, as below; its death is
+            // the panic's, already reported.
+            let worker = guard.take().expect("still lent");
+            let _ = retire(worker, watch, index, false);
+            Err(error)
         }
         Err(broke) => {
             // Reaped before the place is free again: a pool shut down or
@@ -122,13 +129,17 @@ fn call_on(
     }
 }
 
+/// What came back for a call.
+enum Answer {
+    /// The call ran: its result or its failure; the worker lives on.
+    Ran(Result<Reply, Error>),
+    /// The call panicked under `panic = "abort"`: the worker is aborting.
+    Dying(Error),
+}
+
 /// Sends the request and its detached buffers, and reads the answer: the
 /// call's outcome, or how the link broke.
-fn round_trip(
-    worker: &mut Worker,
-    request: &[u8],
-    mut spec: Spec,
-) -> Result<Result<Reply, Error>, Broke> {
+fn round_trip(worker: &mut Worker, request: &[u8], mut spec: Spec) -> Result<Answer, Broke> {
     let channel = &mut *worker.channel;
     channel.send(request).map_err(|e| Broke::Link(Some(e)))?;
     for buf in &spec.args.detached {
@@ -140,6 +151,12 @@ fn round_trip(
         Err(error) => return Err(Broke::Link(Some(error))),
     };
     let outcome = match codec::decode(&msg) {
+        Ok(Message::Dying { seq: 0, panic }) => {
+            return Ok(Answer::Dying(Error::Panicked {
+                id: spec.id.to_owned(),
+                panic: Box::new(panic),
+            }));
+        }
         Ok(Message::Response(outcomes)) if outcomes.len() == 1 => {
             outcomes.into_iter().next().expect("one")
         }
@@ -150,7 +167,7 @@ fn round_trip(
     }
     let (bytes, lens) = match outcome.result {
         Ok(value) => value,
-        Err(failure) => return Ok(Err(failure.into_error(spec.id))),
+        Err(failure) => return Ok(Answer::Ran(Err(failure.into_error(spec.id)))),
     };
     let start = bytes.as_ptr() as usize - msg.as_ptr() as usize;
     let range = start..start + bytes.len();
@@ -167,7 +184,7 @@ fn round_trip(
             .detached
             .push(spare.receive(len, |b| channel.recv_into(b))?);
     }
-    Ok(Ok(reply))
+    Ok(Answer::Ran(Ok(reply)))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

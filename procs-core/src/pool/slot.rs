@@ -32,6 +32,7 @@ use crate::wire::Broke;
 use crate::wire::codec;
 use crate::wire::spare::Spare;
 
+mod dying;
 mod start;
 
 /// Unanswered request bytes allowed per worker beyond the first request.
@@ -326,6 +327,7 @@ impl Slot {
         };
         let killed = self.config.watch.end(self.index);
         match (trip, killed) {
+            (Trip::Answered(msg), _) if codec::is_dying(&msg) => self.dying(&msg),
             (Trip::Answered(msg), killed) => {
                 let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
                 let elapsed = self.head_since.elapsed();

@@ -11,11 +11,14 @@ use crate::wire::panic::PanicInfo;
 use crate::wire::value::{decode_value, encode_value};
 
 /// Bumped whenever the envelope layout or its meaning changes.
-pub(crate) const PROTOCOL: u32 = 2;
+pub(crate) const PROTOCOL: u32 = 3;
 
 const HELLO: u8 = 1;
 const REQUEST: u8 = 2;
 const RESPONSE: u8 = 3;
+/// A worker's last words under `panic = "abort"`: sent from the panic hook,
+/// before the abort, instead of a response.
+const DYING: u8 = 4;
 
 /// The first message of every worker: who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,27 @@ pub(crate) enum Message<'a> {
     Hello(Hello),
     Request(Request<'a>),
     Response(Vec<Outcome<'a>>),
+    /// The worker is about to abort: the call `seq` of the request it was
+    /// running panicked (or a thread of the worker did, while it ran).
+    Dying {
+        seq: u64,
+        panic: PanicInfo,
+    },
+}
+
+/// Encodes a [`Message::Dying`] into `buf`, replacing its contents.
+pub(crate) fn encode_dying(buf: &mut Vec<u8>, seq: u64, panic: &PanicInfo) {
+    buf.clear();
+    buf.push(DYING);
+    buf.extend_from_slice(&seq.to_le_bytes());
+    let bytes = encode_value(panic).expect("panics always encode");
+    put_bytes64(buf, &bytes);
+}
+
+/// Whether `msg` is a [`Message::Dying`], which the parent checks before
+/// taking a message for a response.
+pub(crate) fn is_dying(msg: &[u8]) -> bool {
+    msg.first() == Some(&DYING)
 }
 
 pub(crate) fn encode_hello(buf: &mut Vec<u8>, hello: &Hello) {
@@ -263,6 +287,13 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
                 });
             }
             Message::Request(Request { id, tasks })
+        }
+        DYING => {
+            let seq = r.u64("dying")?;
+            let len = r.u64("dying")?;
+            let bytes = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "dying")?;
+            let panic = decode_value(bytes).map_err(|_| Malformed("dying"))?;
+            Message::Dying { seq, panic }
         }
         RESPONSE => {
             let mut outcomes = Vec::new();

@@ -28,9 +28,13 @@ pub(crate) const COMM_LEN: usize = 15;
 /// Why a worker ended on its own outside any task: its exit code, distinct
 /// for each reason. The one list of procs' exit codes; the MPI transport
 /// keeps its own (118 and 119) beside them, and nothing else of procs exits
-/// with a code in 118..=125.
+/// with a code in 118..=125. A task that exits with one of these codes itself
+/// is reported as if procs had (`exit(120)` reads as a stack overflow).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WorkerExit {
+    /// A task overflowed its stack (the worker's own handler, as std's
+    /// runtime would in `main`, printed Rust's message first).
+    StackOverflow = 120,
     /// The binary does not link the transport it was started for.
     NoTransport = 121,
     /// The worker could not reach its parent.

@@ -7,7 +7,7 @@ use crate::wire::env::{self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, Worker
 /// Serves calls on `channel` until the parent closes it, then exits the
 /// process: what a worker that something else launched (an MPI rank, a
 /// remote host) runs instead of `main`, for a pool that
-/// [attaches](crate::transport::Attach) to it.
+/// [attaches](crate::contract::Attach) to it.
 ///
 /// From here on, the process refuses to start pools of its own.
 ///
@@ -54,20 +54,15 @@ pub fn connect_and_serve<T: Transport>(max_message_size: usize) -> ! {
     }
 }
 
-// SAFETY (of running before main): the function only reads and removes
-// environment variables while the process is still single-threaded, and
-// either returns at once (not a worker) or never returns (exits).
-#[ctor::ctor(unsafe)]
-fn become_worker_before_main() {
-    init();
-}
-
 /// Turns this process into a worker if it was started as one; returns at once
 /// otherwise.
 ///
 /// On Linux and the other platforms `ctor` supports, procs does this before
 /// `main` on its own, so a `#[remote]` function works in any binary, test or
-/// example with no set-up at all. Calling `init()` first thing in `main` is
+/// example with no set-up at all. On Linux with glibc, the worker first runs
+/// the program's other constructors (`inventory`, `typetag`, `#[ctor]`,
+/// ...), so a task sees the start-up `main` sees; a worker also ignores
+/// SIGPIPE as std's runtime does. Calling `init()` first thing in `main` is
 /// harmless and documents the worker entry; on a platform where constructors
 /// do not run, it is required.
 ///
@@ -81,6 +76,13 @@ fn become_worker_before_main() {
 /// }
 /// ```
 pub fn init() {
+    init_with(|| {});
+}
+
+/// [`init`], running `finish_startup` (the program's constructors after
+/// procs' own, see `worker::startup`) once the process knows it is a worker
+/// and before it serves.
+pub(crate) fn init_with(finish_startup: impl FnOnce()) {
     let Some(name) = std::env::var_os(ENV_WORKER) else {
         return;
     };
@@ -107,8 +109,15 @@ pub fn init() {
         std::env::remove_var(ENV_MAX_MESSAGE);
         std::env::remove_var(ENV_PARENT_PID);
     }
+    // std's runtime ignores SIGPIPE before `main`, so that writing to a
+    // closed pipe is an `Err(BrokenPipe)`; a worker never reaches that code.
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    finish_startup();
     match TRANSPORTS.iter().find(|t| name == t.name) {
-        Some(transport) => (transport.serve)(max),
+        Some(transport) => crate::worker::runtime::run_as_main(transport.serve, max),
         None => {
             eprintln!(
                 "procs worker: this binary links no `{}` transport; the parent and the worker must be the same binary",

@@ -1,6 +1,9 @@
 //! The worker side: how a re-executed binary becomes a worker, and the loop
 //! that serves its parent's calls.
 
+pub(crate) mod dying;
 pub(crate) mod entry;
 pub(crate) mod parent;
+pub(crate) mod runtime;
 pub(crate) mod serve;
+pub(crate) mod startup;

@@ -2,6 +2,7 @@
 
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::cell::RefCell;
+use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process;
 
@@ -13,6 +14,7 @@ use crate::wire::detached::{Input, Lens};
 use crate::wire::env::WorkerExit;
 use crate::wire::panic::{Location, PanicInfo};
 use crate::wire::spare::Spare;
+use crate::worker::dying;
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
@@ -22,9 +24,9 @@ thread_local! {
 /// results may travel as messages of their own (not for attached workers,
 /// whose transports may carry one message per answer).
 pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, detach: bool) -> ! {
-    // The parent reports panics with their message and location; printing
-    // them here too would only duplicate them on the shared stderr.
-    panic::set_hook(Box::new(record_panic));
+    // The parent reports a task's panics with their message and location;
+    // printing them here too would only duplicate them on the shared stderr.
+    dying::install_hook(|panic| LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic)));
     let registry = registry();
     let mut out = Vec::new();
     // The buffers detached from the results of one response; once sent, the
@@ -63,7 +65,9 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
             let first_detached = detached_out.len();
             let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
             let ran = match &remote {
-                Ok(remote) => run(remote, &task, detached, &mut out, &mut detached_out, detach),
+                Ok(remote) => dying::while_running(&mut channel, task.seq, || {
+                    run(remote, &task, detached, &mut out, &mut detached_out, detach)
+                }),
                 Err(failure) => Err(failure.clone()),
             };
             if let Err(failure) = ran {
@@ -87,6 +91,11 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
                 codec::push_failure(&mut out, task.seq, &failure);
             }
         }
+        // What the tasks printed goes out before their results: once the
+        // parent has them, it may exit and take this worker with it (the
+        // parent-death signal is SIGKILL), and std's line buffer would keep
+        // a `print!` without newline forever. Stderr is unbuffered.
+        let _ = io::stdout().flush();
         if let Err(error) = channel.send(&out) {
             fail(&format!("cannot reply: {error}"));
         }
@@ -175,9 +184,10 @@ fn run(
     }
 }
 
-fn record_panic(info: &panic::PanicHookInfo<'_>) {
+/// What the parent reports of a panic.
+pub(crate) fn panic_info(info: &panic::PanicHookInfo<'_>) -> PanicInfo {
     let backtrace = Backtrace::capture();
-    let panic = PanicInfo {
+    PanicInfo {
         message: payload_message(info.payload()),
         location: info.location().map(|l| Location {
             file: l.file().to_owned(),
@@ -185,8 +195,7 @@ fn record_panic(info: &panic::PanicHookInfo<'_>) {
             column: l.column(),
         }),
         backtrace: (backtrace.status() == BacktraceStatus::Captured).then(|| backtrace.to_string()),
-    };
-    LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic));
+    }
 }
 
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {

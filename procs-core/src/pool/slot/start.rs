@@ -102,6 +102,11 @@ impl Slot {
                                 Err(failure) => Err(failure.into_error(init.id)),
                             }
                         }
+                        // Under `panic = "abort"`: the initializer panicked.
+                        Message::Dying { panic, .. } => Err(Error::Panicked {
+                            id: init.id.to_owned(),
+                            panic: Box::new(panic),
+                        }),
                         _ => Err(Error::Malformed("response")),
                     })
             }

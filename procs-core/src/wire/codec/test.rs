@@ -41,6 +41,11 @@ fn sample_messages() -> Vec<Vec<u8>> {
     });
     push_outcome(&mut buf, 2, Err(&failure));
     out.push(buf.clone());
+    let Failure::Panicked(panic) = failure else {
+        unreachable!()
+    };
+    encode_dying(&mut buf, 7, &panic);
+    out.push(buf.clone());
     out
 }
 
@@ -74,6 +79,11 @@ fn round_trips_every_message() {
         }
     );
     assert!(matches!(&outcomes[1].result, Err(Failure::Panicked(p)) if p.message == "boom"));
+    assert!(is_dying(&msgs[3]) && !is_dying(&msgs[2]));
+    assert!(matches!(
+        decode(&msgs[3]).unwrap(),
+        Message::Dying { seq: 7, panic } if panic.message == "boom"
+    ));
 }
 
 #[test]
