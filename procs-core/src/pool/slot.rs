@@ -24,15 +24,15 @@ use crate::contract::erased::{ErasedChannel, Source};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pool::direct::Lent;
-use crate::pool::job::{Answers, Job, Reply};
+use crate::pool::job::Job;
 use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
 use crate::pool::spec::Spec;
 use crate::pool::watch::{Killed, Watch};
-use crate::wire::Broke;
 use crate::wire::codec;
 use crate::wire::spare::Spare;
 
 mod dying;
+mod receive;
 mod start;
 
 /// Unanswered request bytes allowed per worker beyond the first request.
@@ -317,108 +317,6 @@ impl Slot {
         }
     }
 
-    /// Waits for the answer to the oldest request in flight.
-    fn receive(&mut self) {
-        let worker = self.worker.as_mut().expect("jobs in flight have a worker");
-        let trip = match worker.channel.recv() {
-            Ok(Some(msg)) => Trip::Answered(msg),
-            Ok(None) => Trip::Closed,
-            Err(error) => Trip::Failed(error),
-        };
-        let killed = self.config.watch.end(self.index);
-        match (trip, killed) {
-            (Trip::Answered(msg), _) if codec::is_dying(&msg) => self.dying(&msg),
-            (Trip::Answered(msg), killed) => {
-                let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
-                let elapsed = self.head_since.elapsed();
-                match parse_response(msg, &job) {
-                    Ok((results, wanted)) => {
-                        let Some((job, results)) = self.receive_detached(job, results, wanted)
-                        else {
-                            return;
-                        };
-                        let per_task = elapsed / job.tasks.len().max(1) as u32;
-                        if let Some(worker) = &mut self.worker {
-                            worker.tasks += job.tasks.len();
-                        }
-                        job.finish_indexed(Some(per_task), results);
-                        if killed.is_some() {
-                            // Killed just after it answered: the answer
-                            // stands, the worker does not.
-                            self.abandon(false);
-                        } else {
-                            self.watch_front();
-                        }
-                    }
-                    Err(garbage) => {
-                        // The worker is not trusted after a bad answer.
-                        let what = match garbage {
-                            Error::Malformed(what) => what,
-                            _ => "response",
-                        };
-                        job.fail(|| Error::Malformed(what));
-                        self.abandon(true);
-                    }
-                }
-            }
-            (_, Some(reason)) => {
-                let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
-                let id = job.id;
-                job.fail(|| killed_error(reason, id));
-                self.abandon(true);
-            }
-            (trip, None) => self.lost(trip),
-        }
-    }
-
-    /// Receives the buffers detached from a job's results, which follow its
-    /// response; `None` if the link broke meanwhile (the job has then been
-    /// answered with the reason, and the worker discarded).
-    fn receive_detached(
-        &mut self,
-        mut job: Job,
-        mut results: Answers,
-        wanted: Wanted,
-    ) -> Option<(Job, Answers)> {
-        if wanted.is_empty() {
-            return Some((job, results));
-        }
-        // A single call that answered is never run again: its own large
-        // arguments can take its large results.
-        if let [task] = job.tasks.as_mut_slice() {
-            for buf in std::mem::take(&mut task.args.detached) {
-                self.spare.give(buf);
-            }
-        }
-        let worker = self.worker.as_mut().expect("jobs in flight have a worker");
-        for (index, lens) in wanted {
-            for len in lens {
-                let error = match self.spare.receive(len, |b| worker.channel.recv_into(b)) {
-                    Ok(buf) => {
-                        if let (_, Ok(reply)) = &mut results[index] {
-                            reply.detached.push(buf);
-                        }
-                        continue;
-                    }
-                    Err(Broke::Garbage) => {
-                        job.fail(|| Error::Malformed("response"));
-                        self.abandon(true);
-                        return None;
-                    }
-                    Err(Broke::Link(error)) => error,
-                };
-                // The calls ran, but their results are lost with the link.
-                let reason = self.broken(job.id, error);
-                self.requeue_in_flight();
-                let others = reason.to_string();
-                let rest = std::iter::repeat_with(|| Err(Error::Transport(others.clone().into())));
-                job.finish(None, std::iter::once(Err(reason)).chain(rest));
-                return None;
-            }
-        }
-        Some((job, results))
-    }
-
     /// Watches the new oldest request, which the worker runs now.
     fn watch_front(&mut self) {
         if let Some(head) = self.in_flight.front() {
@@ -517,40 +415,4 @@ fn killed_error(reason: Killed, id: &str) -> Error {
         Killed::Handshake(timeout) => Error::HandshakeTimeout { timeout },
         Killed::Cancelled | Killed::Pool => Error::PoolClosed,
     }
-}
-
-/// The outcomes of a job's calls, in order, with the lengths of the buffers
-/// detached from each (by position; only those with some), or an error if the
-/// message is not a valid answer to it (the worker is then not trusted).
-///
-/// One pass, one vector: a batch of thousands of calls would otherwise build
-/// several vectors of hundreds of KiB per answer, fresh memory each time.
-fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answers, Wanted), Error> {
-    let msg = Arc::new(msg);
-    let base = msg.as_ptr() as usize;
-    let mut results = Vec::with_capacity(job.tasks.len());
-    let mut wanted = Vec::new();
-    let mut tasks = job.tasks.iter();
-    codec::decode_response(&msg, |outcome| {
-        let task = tasks.next().ok_or(Error::Malformed("response"))?;
-        if outcome.seq != task.index as u64 {
-            return Err(Error::Malformed("response"));
-        }
-        let result = match outcome.result {
-            Ok((bytes, lens)) => {
-                if lens.len() > 0 {
-                    wanted.push((results.len(), lens.iter().collect()));
-                }
-                let start = bytes.as_ptr() as usize - base;
-                Ok(Reply::new(msg.clone(), start..start + bytes.len()))
-            }
-            Err(failure) => Err(failure.into_error(job.id)),
-        };
-        results.push((task.index, result));
-        Ok(())
-    })?;
-    if tasks.next().is_some() {
-        return Err(Error::Malformed("response"));
-    }
-    Ok((results, wanted))
 }
