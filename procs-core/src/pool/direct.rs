@@ -15,6 +15,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::util::sync::lock;
+
 use crate::error::Error;
 use crate::pool::job::Reply;
 use crate::pool::launch::{Worker, lost_reason, retire};
@@ -185,10 +187,4 @@ fn round_trip(worker: &mut Worker, request: &[u8], mut spec: Spec) -> Result<Ans
             .push(spare.receive(len, |b| channel.recv_into(b))?);
     }
     Ok(Answer::Ran(Ok(reply)))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

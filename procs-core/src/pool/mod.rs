@@ -22,6 +22,7 @@ use crate::pool::job::{Job, Reply};
 use crate::pool::slot::{Slot, SlotConfig};
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
+use crate::util::sync::lock;
 
 /// What every handle of one pool shares: its slots, its queue and its
 /// settings.
@@ -148,9 +149,7 @@ impl Shared {
     pub(crate) fn submit(&self, job: Job) {
         match &self.state {
             State::Running { queue, .. } => {
-                let queue = queue
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let queue = lock(queue);
                 match &*queue {
                     Some(queue) => {
                         if let Err(unsent) = queue.send(job) {
@@ -181,13 +180,8 @@ impl Shared {
         }
         // Closing the queue lets each slot drain it, retire its worker and
         // return.
-        drop(
-            queue
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .take(),
-        );
-        let handles = std::mem::take(&mut *slots.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(lock(queue).take());
+        let handles = std::mem::take(&mut *lock(slots));
         for handle in handles {
             let _ = handle.join();
         }

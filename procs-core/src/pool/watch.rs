@@ -69,9 +69,7 @@ impl Watch {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: every update
         // is a single assignment.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::util::sync::lock(&self.state)
     }
 
     fn run(&self) {

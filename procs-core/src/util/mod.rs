@@ -2,3 +2,4 @@
 
 pub(crate) mod backoff;
 pub(crate) mod spin;
+pub(crate) mod sync;

@@ -116,5 +116,5 @@ fn send_dying(panic: &PanicInfo) {
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<Lent>> {
-    LENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::util::sync::lock(&LENT)
 }
