@@ -90,9 +90,27 @@
 //! reason. The whole kit takes a few seconds in a debug build. Each check
 //! panics with the transport's name and what went wrong.
 //!
+//! **The kit always ends.** Each check runs on a thread of its own under a
+//! deadline (15 s to 5 min, far above what a working transport needs; the
+//! variable `PROCS_TESTKIT_DEADLINE_SCALE` multiplies them all on a very
+//! slow machine). A check that runs past its deadline fails with its name,
+//! what it was waiting for and the likely cause, for example:
+//!
+//! ```text
+//! [my-transport] worker_exits_before_connecting: did not finish within 15s:
+//! waiting for a call on a pool whose worker exits before connecting (code 121)
+//! to fail; likely cause: `spawn` or the first `recv` waits for a connection
+//! without watching the child ...
+//! ```
+//!
+//! Its thread stays blocked in the transport (nothing can stop it from
+//! outside), and the checks after it in the same process refuse to run,
+//! naming it: read the first failure.
+//!
 //! The functions the kit registers are linked into every binary that
 //! enables the feature; they are never called outside the kit.
 
+mod deadline;
 mod failures;
 mod link;
 mod payloads;
@@ -101,7 +119,6 @@ mod remote;
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::transport::Transport;
@@ -122,12 +139,6 @@ const HANDSHAKE: Duration = Duration::from_secs(20);
 /// How long a check waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 1 << 30;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 fn builder<T: Transport + Clone>(transport: &T, workers: usize) -> Builder {
     Pool::builder()

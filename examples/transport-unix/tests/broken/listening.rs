@@ -1,0 +1,115 @@
+#![allow(dead_code, reason = "each test binary uses one of the broken copies")]
+
+//! Deliberately broken transports over a named Unix socket, where the
+//! worker connects to the parent: the way a connecting transport goes
+//! wrong when it waits for the connection without watching the child.
+//! Shared by the kit's own tests; each broken copy lives in a test binary
+//! of its own, since a check it makes hang leaves the kit stuck for the
+//! rest of that process.
+
+use std::io::{self, BufReader};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use procs_core::BoxError;
+use procs_core::transport::{Channel, Transport, frame};
+
+const ENV_PATH: &str = "PROCS_BROKEN_LISTENING_PATH";
+
+/// What each copy gets wrong.
+pub(crate) const ACCEPT_IN_RECV: u8 = 0;
+pub(crate) const ACCEPT_IN_SPAWN: u8 = 1;
+
+/// A transport whose worker connects to a socket the parent listens on.
+/// `ACCEPT_IN_RECV`: the first `recv` blocks in `accept` and never looks
+/// at the child. `ACCEPT_IN_SPAWN`: `spawn` blocks in `accept`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Listening<const MODE: u8>;
+
+#[derive(Debug)]
+pub(crate) enum ListeningChannel {
+    Pending(UnixListener, usize),
+    Connected(BufReader<UnixStream>, UnixStream, usize),
+}
+
+impl ListeningChannel {
+    fn connected(stream: UnixStream, max: usize) -> io::Result<ListeningChannel> {
+        let writer = stream.try_clone()?;
+        Ok(ListeningChannel::Connected(
+            BufReader::new(stream),
+            writer,
+            max,
+        ))
+    }
+
+    fn accept(&mut self) -> io::Result<()> {
+        if let ListeningChannel::Pending(listener, max) = self {
+            // Broken on purpose: blocks until someone connects, whether or
+            // not the child is still alive.
+            let (stream, _) = listener.accept()?;
+            *self = ListeningChannel::connected(stream, *max)?;
+        }
+        Ok(())
+    }
+}
+
+impl Channel for ListeningChannel {
+    type Error = io::Error;
+
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.accept()?;
+        match self {
+            ListeningChannel::Connected(_, writer, _) => frame::write_frame(writer, msg),
+            ListeningChannel::Pending(..) => unreachable!(),
+        }
+    }
+
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        self.accept()?;
+        match self {
+            ListeningChannel::Connected(reader, _, max) => frame::read_frame(reader, *max),
+            ListeningChannel::Pending(..) => unreachable!(),
+        }
+    }
+}
+
+fn socket_path() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "procs-broken-{}-{}.sock",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+impl<const MODE: u8> Transport for Listening<MODE> {
+    type Channel = ListeningChannel;
+    const NAME: &'static str = match MODE {
+        ACCEPT_IN_RECV => "broken-accept-in-recv",
+        _ => "broken-accept-in-spawn",
+    };
+
+    fn spawn(&self, mut cmd: Command, max: usize) -> Result<(ListeningChannel, Child), BoxError> {
+        let path = socket_path();
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path)?;
+        cmd.env(ENV_PATH, &path);
+        let child = cmd.spawn()?;
+        let mut channel = ListeningChannel::Pending(listener, max);
+        if MODE == ACCEPT_IN_SPAWN {
+            channel.accept()?;
+        }
+        let _ = std::fs::remove_file(&path);
+        Ok((channel, child))
+    }
+
+    fn connect(max: usize) -> Result<ListeningChannel, BoxError> {
+        let path = std::env::var_os(ENV_PATH).ok_or("no socket path")?;
+        Ok(ListeningChannel::connected(
+            UnixStream::connect(path)?,
+            max,
+        )?)
+    }
+}
