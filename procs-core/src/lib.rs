@@ -95,7 +95,7 @@ pub mod transport {
     pub use crate::__register_transport as register_transport;
     pub use crate::contract::attach::Attach;
     pub use crate::contract::frame;
-    pub use crate::contract::{BoxError, Channel, Transport};
+    pub use crate::contract::{BoxError, Channel, Fault, Transport, fault_of};
     pub use crate::util::backoff::Backoff;
     pub use crate::worker::entry::serve;
 }

@@ -65,9 +65,11 @@
 //! | [`empty_payloads`] | empty arguments and results, unit functions |
 //! | [`large_payloads`] | 64 MiB each way, and sizes around pipe and socket buffers |
 //! | [`many_workers`] | 8 workers running at once |
-//! | [`no_inherited_links`] | no worker inherits a sibling's link (close-on-exec) |
+//! | [`no_inherited_links`] | no worker, first or replacement, inherits a sibling's link (close-on-exec) |
 //! | [`message_limits`] | oversized messages fail their call, not the pool |
+//! | [`hostile_sizes`] | a peer that sends past the receiver's limit is refused by the receiver's `recv`, as a [`Fault::Protocol`](crate::transport::Fault) |
 //! | [`worker_exits`] / [`worker_aborts`] | `exit` and `abort` mid-task are reported with their status |
+//! | [`grandchild_holds_nothing`] | a process a task started does not hold the link: the worker's death is still seen |
 //! | [`worker_dies_mid_message`] | a reply cut short is an error, never a wrong value or a hang |
 //! | [`worker_exits_before_connecting`] | a worker that exits before connecting is reported promptly |
 //! | [`worker_never_connects`] | a worker that never connects is killed at the handshake deadline |
@@ -112,6 +114,7 @@
 
 mod deadline;
 mod failures;
+mod hostile;
 mod link;
 mod payloads;
 mod processes;
@@ -129,6 +132,7 @@ pub use failures::{
     deadline_kills, worker_aborts, worker_dies_mid_message, worker_exits,
     worker_exits_before_connecting, worker_never_connects,
 };
+pub use hostile::{grandchild_holds_nothing, hostile_sizes};
 pub use link::{end_reaches_the_worker, hello_arrives_whole, kill_ends_recv};
 pub use payloads::{empty_payloads, large_payloads, message_limits, ordering, round_trips};
 pub use processes::{kill_and_reap, many_workers, no_inherited_links, no_leaked_descriptors};
@@ -170,7 +174,7 @@ fn pool<T: Transport + Clone>(transport: &T, workers: usize) -> Pool {
 /// When the transport breaks the contract; the message names the check.
 pub fn conformance<T: Transport + Clone>(transport: T) {
     type Check<T> = (&'static str, fn(&T));
-    let checks: [Check<T>; 18] = [
+    let checks: [Check<T>; 20] = [
         ("hello_arrives_whole", hello_arrives_whole::<T>),
         ("end_reaches_the_worker", end_reaches_the_worker::<T>),
         ("kill_ends_recv", kill_ends_recv::<T>),
@@ -181,8 +185,10 @@ pub fn conformance<T: Transport + Clone>(transport: T) {
         ("many_workers", many_workers::<T>),
         ("no_inherited_links", no_inherited_links::<T>),
         ("message_limits", message_limits::<T>),
+        ("hostile_sizes", hostile_sizes::<T>),
         ("worker_exits", worker_exits::<T>),
         ("worker_aborts", worker_aborts::<T>),
+        ("grandchild_holds_nothing", grandchild_holds_nothing::<T>),
         ("worker_dies_mid_message", worker_dies_mid_message::<T>),
         (
             "worker_exits_before_connecting",

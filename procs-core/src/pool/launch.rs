@@ -1,13 +1,12 @@
 //! Starting, greeting and ending worker processes.
 
-use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::contract::BoxError;
-use crate::contract::erased::ErasedChannel;
+use crate::contract::erased::{ErasedChannel, ProtocolFault};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pool::watch::{Killed, Watch};
@@ -113,12 +112,11 @@ pub(crate) fn lost_reason(
     }
 }
 
-/// Whether a channel error means the peer sent what it never should have:
-/// the worker is alive and untrusted, so it is killed without grace.
+/// Whether a channel error means the peer sent what it never should have
+/// (its channel's `Channel::fault` said so): the worker is alive and
+/// untrusted, so it is killed without grace.
 pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    error
-        .downcast_ref::<io::Error>()
-        .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
+    ProtocolFault::is(error)
 }
 
 /// Waits up to `grace` for `child` to exit on its own, then kills it;

@@ -194,6 +194,12 @@ pub(super) mod checks {
         waiting_for: "calls with oversized arguments or results to fail",
         cause: "a refused message leaves the link waiting for bytes that never come",
     };
+    pub(in crate::testkit) static HOSTILE_SIZES: Check = Check {
+        name: "hostile_sizes",
+        within: secs(60),
+        waiting_for: "an oversized message to be refused by the receiving side",
+        cause: "`recv` ignores its `max_message_size`, or waits for the rest of a message it should have refused",
+    };
     pub(in crate::testkit) static WORKER_EXITS: Check = Check {
         name: "worker_exits",
         within: secs(60),
@@ -205,6 +211,12 @@ pub(super) mod checks {
         within: secs(60),
         waiting_for: "a call whose worker aborts mid-task to fail",
         cause: HELD_END,
+    };
+    pub(in crate::testkit) static GRANDCHILD_HOLDS_NOTHING: Check = Check {
+        name: "grandchild_holds_nothing",
+        within: secs(30),
+        waiting_for: "a call whose worker exited, leaving a process it started running, to fail",
+        cause: "the worker's end of the link is inheritable in the worker: `connect` must make what it picks up close-on-exec, or every process the user's code starts holds the link",
     };
     pub(in crate::testkit) static WORKER_DIES_MID_MESSAGE: Check = Check {
         name: "worker_dies_mid_message",

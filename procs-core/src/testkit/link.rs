@@ -133,12 +133,22 @@ pub fn kill_ends_recv<T: Transport + Clone>(transport: &T) {
 }
 
 fn spawn_by_hand<T: Transport>(transport: &T) -> (T::Channel, std::process::Child) {
+    spawn_with_limits(transport, MAX_MESSAGE, MAX_MESSAGE)
+}
+
+/// Spawns a worker by hand, giving the worker and the parent each their
+/// own message size limit.
+pub(super) fn spawn_with_limits<T: Transport>(
+    transport: &T,
+    worker_limit: usize,
+    parent_limit: usize,
+) -> (T::Channel, std::process::Child) {
     transport
-        .spawn(worker_command::<T>(MAX_MESSAGE), MAX_MESSAGE)
+        .spawn(worker_command::<T>(worker_limit), parent_limit)
         .unwrap_or_else(|e| panic!("[{}] spawn failed: {e}", T::NAME))
 }
 
-fn expect_hello<T: Transport>(channel: &mut T::Channel) {
+pub(super) fn expect_hello<T: Transport>(channel: &mut T::Channel) {
     match channel.recv() {
         Ok(Some(msg)) => assert!(
             matches!(codec::decode(&msg), Ok(Message::Hello(_))),

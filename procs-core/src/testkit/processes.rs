@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::deadline::{checks, guarded};
-use super::remote::{echo, pid, rendezvous, sleep_then_echo};
+use super::remote::{echo, pid, rendezvous, sleep_then_echo, sleep_then_fds};
 use super::support::{Blob, ScratchDir, children, eventually, open_fds, pattern};
 use super::{PATIENCE, builder, no_new_children, pool};
 use crate::proc;
@@ -58,12 +58,31 @@ pub fn many_workers<T: Transport + Clone>(transport: &T) {
 /// When the transport breaks the contract.
 pub fn no_inherited_links<T: Transport + Clone>(transport: &T) {
     guarded(&checks::NO_INHERITED_LINKS, transport, |transport: &T| {
+        let name = T::NAME;
         let lone = meet(transport, 1).pop().expect("one worker").1;
         for (pid, fds) in meet(transport, 4) {
             assert!(
                 fds.len() <= lone.len(),
-                "[{}] worker {pid} of four holds {} descriptors, a lone worker {}: a sibling's link leaked into it\nlone: {lone:#?}\nthis one: {fds:#?}",
-                T::NAME,
+                "[{name}] worker {pid} of four holds {} descriptors, a lone worker {}: a sibling's link leaked into it\nlone: {lone:#?}\nthis one: {fds:#?}",
+                fds.len(),
+                lone.len(),
+            );
+        }
+        // Replacement workers are spawned while the other links are up (and,
+        // for a connecting transport, accepted): the parent's ends of those
+        // links must not leak into them either.
+        let pool = builder(transport, 3)
+            .max_tasks_per_worker(1)
+            .build()
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        let reports: Vec<(u32, Vec<String>)> = pool
+            .pmap(sleep_then_fds, (0..9).map(|_| 50))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        for (pid, fds) in reports {
+            assert!(
+                fds.len() <= lone.len(),
+                "[{name}] replacement worker {pid}, spawned while two other links were up, holds {} descriptors, a lone worker {}: the parent's end of another link leaked into it (an accepted or created descriptor not close-on-exec)\nlone: {lone:#?}\nthis one: {fds:#?}",
                 fds.len(),
                 lone.len(),
             );

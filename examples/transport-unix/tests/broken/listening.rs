@@ -21,6 +21,11 @@ const ENV_PATH: &str = "PROCS_BROKEN_LISTENING_PATH";
 /// What each copy gets wrong.
 pub(crate) const ACCEPT_IN_RECV: u8 = 0;
 pub(crate) const ACCEPT_IN_SPAWN: u8 = 1;
+/// Accepts in the first `recv` (without watching the child, as
+/// `ACCEPT_IN_RECV`) and leaves the accepted socket inheritable, as
+/// `libc::accept` without `SOCK_CLOEXEC` would: only workers spawned after
+/// a link was accepted (replacements) inherit it.
+pub(crate) const INHERITABLE_ACCEPT: u8 = 2;
 
 /// A transport whose worker connects to a socket the parent listens on.
 /// `ACCEPT_IN_RECV`: the first `recv` blocks in `accept` and never looks
@@ -29,13 +34,13 @@ pub(crate) const ACCEPT_IN_SPAWN: u8 = 1;
 pub(crate) struct Listening<const MODE: u8>;
 
 #[derive(Debug)]
-pub(crate) enum ListeningChannel {
-    Pending(UnixListener, usize),
+pub(crate) enum ListeningChannel<const MODE: u8> {
+    Pending(UnixListener, usize, PathBuf),
     Connected(BufReader<UnixStream>, UnixStream, usize),
 }
 
-impl ListeningChannel {
-    fn connected(stream: UnixStream, max: usize) -> io::Result<ListeningChannel> {
+impl<const MODE: u8> ListeningChannel<MODE> {
+    fn connected(stream: UnixStream, max: usize) -> io::Result<Self> {
         let writer = stream.try_clone()?;
         Ok(ListeningChannel::Connected(
             BufReader::new(stream),
@@ -45,17 +50,30 @@ impl ListeningChannel {
     }
 
     fn accept(&mut self) -> io::Result<()> {
-        if let ListeningChannel::Pending(listener, max) = self {
+        if let ListeningChannel::Pending(listener, max, path) = self {
             // Broken on purpose: blocks until someone connects, whether or
             // not the child is still alive.
             let (stream, _) = listener.accept()?;
+            let _ = std::fs::remove_file(path);
+            if MODE == INHERITABLE_ACCEPT {
+                inheritable(&stream)?;
+            }
             *self = ListeningChannel::connected(stream, *max)?;
         }
         Ok(())
     }
 }
 
-impl Channel for ListeningChannel {
+fn inheritable(stream: &UnixStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETFD only writes the descriptor's flags.
+    if unsafe { libc::fcntl(stream.as_raw_fd(), libc::F_SETFD, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl<const MODE: u8> Channel for ListeningChannel<MODE> {
     type Error = io::Error;
 
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
@@ -85,27 +103,27 @@ fn socket_path() -> PathBuf {
 }
 
 impl<const MODE: u8> Transport for Listening<MODE> {
-    type Channel = ListeningChannel;
+    type Channel = ListeningChannel<MODE>;
     const NAME: &'static str = match MODE {
         ACCEPT_IN_RECV => "broken-accept-in-recv",
-        _ => "broken-accept-in-spawn",
+        ACCEPT_IN_SPAWN => "broken-accept-in-spawn",
+        _ => "broken-inheritable-accept",
     };
 
-    fn spawn(&self, mut cmd: Command, max: usize) -> Result<(ListeningChannel, Child), BoxError> {
+    fn spawn(&self, mut cmd: Command, max: usize) -> Result<(Self::Channel, Child), BoxError> {
         let path = socket_path();
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
         cmd.env(ENV_PATH, &path);
         let child = cmd.spawn()?;
-        let mut channel = ListeningChannel::Pending(listener, max);
+        let mut channel = ListeningChannel::Pending(listener, max, path);
         if MODE == ACCEPT_IN_SPAWN {
             channel.accept()?;
         }
-        let _ = std::fs::remove_file(&path);
         Ok((channel, child))
     }
 
-    fn connect(max: usize) -> Result<ListeningChannel, BoxError> {
+    fn connect(max: usize) -> Result<Self::Channel, BoxError> {
         let path = std::env::var_os(ENV_PATH).ok_or("no socket path")?;
         Ok(ListeningChannel::connected(
             UnixStream::connect(path)?,
