@@ -1,9 +1,12 @@
 //! The contract between procs and the way it reaches its workers.
 
+pub(crate) mod accept;
 pub(crate) mod attach;
+pub(crate) mod child_watch;
 pub(crate) mod erased;
 pub mod frame;
 pub(crate) mod registry;
+pub(crate) mod stream;
 
 use std::process::{Child, Command};
 

@@ -1,0 +1,422 @@
+//! For transports whose worker connects back to the parent: a random token
+//! that authenticates the worker, and a channel that accepts the worker's
+//! connection in its first `send` or `recv` while watching the child.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+use crate::contract::child_watch::{ChildWatch, Woke};
+use crate::contract::stream::StreamChannel;
+use crate::contract::{BoxError, Channel};
+
+/// The token's length in bytes.
+const TOKEN_LEN: usize = 32;
+/// How long an accepted connection may take to present its token before it
+/// is dropped (an impostor that connects and says nothing).
+const TOKEN_PATIENCE: Duration = Duration::from_secs(5);
+
+/// A random secret that the parent hands its worker (in an environment
+/// variable) and the worker presents first on the connection it makes, so
+/// that another local process that connects first is refused.
+///
+/// 32 bytes from the kernel (`getrandom`), compared in constant time.
+/// The parent's copy is in its memory; the worker's is in its environment
+/// until [`Token::take_env`] removes it, and is readable meanwhile in
+/// `/proc/<pid>/environ` by processes of the same user (who could also
+/// read the worker's memory): the token keeps other users and unrelated
+/// connections out, not the same user's processes.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::transport::Token;
+///
+/// let token = Token::random()?;
+/// let text = token.to_string();
+/// assert_eq!(Token::parse(&text), Some(token.clone()));
+/// assert!(token.matches(&Token::parse(&text).unwrap().bytes()));
+/// assert!(!token.matches(&[0; 32]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token([u8; TOKEN_LEN]);
+
+impl Token {
+    /// A fresh random token.
+    ///
+    /// # Errors
+    ///
+    /// When the kernel's random source fails.
+    pub fn random() -> io::Result<Token> {
+        let mut bytes = [0u8; TOKEN_LEN];
+        let mut filled = 0;
+        while filled < TOKEN_LEN {
+            // SAFETY: getrandom writes at most the given length into the
+            // live buffer past `filled`.
+            let n = unsafe {
+                libc::getrandom(bytes[filled..].as_mut_ptr().cast(), TOKEN_LEN - filled, 0)
+            };
+            if n < 0 {
+                let error = io::Error::last_os_error();
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            filled += n as usize;
+        }
+        Ok(Token(bytes))
+    }
+
+    /// Parses the text form ([`Display`](fmt::Display): 64 hex digits).
+    pub fn parse(text: &str) -> Option<Token> {
+        let text = text.as_bytes();
+        if text.len() != 2 * TOKEN_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; TOKEN_LEN];
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            let digit = |c: u8| (c as char).to_digit(16);
+            *byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(Token(bytes))
+    }
+
+    /// Worker side: reads the token from the environment variable `var`
+    /// and removes the variable, so that the processes the user's code
+    /// starts do not inherit it.
+    ///
+    /// Call it from [`Transport::connect`](crate::transport::Transport::connect),
+    /// which runs before `main` while the worker is single-threaded.
+    ///
+    /// # Errors
+    ///
+    /// When the variable is missing or malformed.
+    pub fn take_env(var: &str) -> Result<Token, BoxError> {
+        let value = std::env::var(var).map_err(|_| format!("`{var}` is missing"))?;
+        // SAFETY: `connect` runs before main, while the worker has one
+        // thread: nothing reads the environment concurrently.
+        unsafe { std::env::remove_var(var) };
+        Token::parse(&value).ok_or_else(|| format!("`{var}` is malformed").into())
+    }
+
+    /// The raw bytes, as the worker sends them.
+    pub fn bytes(&self) -> [u8; TOKEN_LEN] {
+        self.0
+    }
+
+    /// Whether `presented` is this token, in time independent of where
+    /// they differ.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        if presented.len() != TOKEN_LEN {
+            return false;
+        }
+        let diff = self
+            .0
+            .iter()
+            .zip(presented)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        // Keep the compiler from turning the fold into an early exit.
+        std::hint::black_box(diff) == 0
+    }
+
+    /// Worker side: presents the token on a fresh connection.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the write returns.
+    pub fn present(&self, stream: &mut impl Write) -> io::Result<()> {
+        stream.write_all(&self.0)
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// A listening socket that [`Accepting`] can take connections from:
+/// [`UnixListener`] and [`TcpListener`] are.
+pub trait Listener: AsFd + Send + 'static {
+    /// The connections it accepts.
+    type Stream: Read + Write + AsFd + Send + 'static;
+
+    /// Accepts one connection, close-on-exec (std's `accept` is), in
+    /// blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `accept` returns; `WouldBlock` when the listener is
+    /// non-blocking and no connection waits.
+    fn accept_stream(&self) -> io::Result<Self::Stream>;
+
+    /// Sets the listener's blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `fcntl` returns.
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+}
+
+impl Listener for UnixListener {
+    type Stream = UnixStream;
+
+    fn accept_stream(&self) -> io::Result<UnixStream> {
+        let (stream, _) = self.accept()?;
+        stream.set_nonblocking(false)?;
+        Ok(stream)
+    }
+
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        UnixListener::set_nonblocking(self, nonblocking)
+    }
+}
+
+impl Listener for TcpListener {
+    type Stream = TcpStream;
+
+    fn accept_stream(&self) -> io::Result<TcpStream> {
+        let (stream, _) = self.accept()?;
+        stream.set_nonblocking(false)?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        TcpListener::set_nonblocking(self, nonblocking)
+    }
+}
+
+/// Accepts connections on `listener` until one presents `token`, while
+/// watching `child`: `Ok(None)` when the child exits first. Connections
+/// that present anything else, or nothing within a few seconds, are
+/// dropped and the wait goes on, so an impostor that connects first does
+/// not keep the real worker out.
+///
+/// `timeout` bounds the whole wait (`None`: until the child exits, which
+/// the pool's handshake deadline forces by killing it).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::{UnixListener, UnixStream};
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use procs_core::transport::{accept_authenticated, ChildWatch, Token};
+///
+/// let dir = std::env::temp_dir().join(format!("procs-doc-accept-{}", std::process::id()));
+/// let _ = std::fs::remove_file(&dir);
+/// let listener = UnixListener::bind(&dir)?;
+/// let token = Token::random()?;
+/// let mut child = Command::new("sleep").arg("5").spawn()?;
+/// let watch = ChildWatch::new(&child)?;
+///
+/// let mut impostor = UnixStream::connect(&dir)?;
+/// impostor.write_all(&[0; 32])?;
+/// let mut worker = UnixStream::connect(&dir)?;
+/// token.present(&mut worker)?;
+///
+/// let accepted = accept_authenticated(&listener, &token, &watch, Some(Duration::from_secs(10)))?;
+/// assert!(accepted.is_some());
+/// # use std::io::Write;
+/// child.kill()?;
+/// child.wait()?;
+/// std::fs::remove_file(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// When `timeout` passes (`TimedOut`), or polling or accepting fails.
+pub fn accept_authenticated<L: Listener>(
+    listener: &L,
+    token: &Token,
+    watch: &ChildWatch,
+    timeout: Option<Duration>,
+) -> io::Result<Option<L::Stream>> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    listener.set_nonblocking(true)?;
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match watch.wait(Some(listener.as_fd()), left)? {
+            Woke::Exited => return Ok(None),
+            Woke::TimedOut => return Err(io::ErrorKind::TimedOut.into()),
+            Woke::Ready => {}
+        }
+        let stream = match listener.accept_stream() {
+            Ok(stream) => stream,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // The connection was reset before we took it.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+            Err(e) => return Err(e),
+        };
+        if let Some(stream) = authenticate(stream, token, watch)? {
+            return Ok(Some(stream));
+        }
+    }
+}
+
+/// Reads the token from a fresh connection, giving it [`TOKEN_PATIENCE`];
+/// the stream if it matches.
+fn authenticate<S: Read + AsFd>(
+    mut stream: S,
+    token: &Token,
+    watch: &ChildWatch,
+) -> io::Result<Option<S>> {
+    let deadline = Instant::now() + TOKEN_PATIENCE;
+    let mut presented = [0u8; TOKEN_LEN];
+    let mut read = 0;
+    while read < TOKEN_LEN {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match watch.wait(Some(stream.as_fd()), Some(left))? {
+            // A worker that died mid-token, or a silent impostor: drop it.
+            Woke::Exited | Woke::TimedOut => return Ok(None),
+            Woke::Ready => {}
+        }
+        match stream.read(&mut presented[read..]) {
+            Ok(0) => return Ok(None),
+            Ok(n) => read += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(token.matches(&presented).then_some(stream))
+}
+
+/// The parent's end of a link whose worker connects back: it accepts and
+/// authenticates the worker's connection ([`accept_authenticated`]) in its
+/// first `send` or `recv`, so that [`Transport::spawn`](crate::transport::Transport::spawn)
+/// returns at once, and then frames messages as a [`StreamChannel`].
+///
+/// A worker that exits before it connects (or is killed at the pool's
+/// handshake deadline) makes that first `recv` return `Ok(None)`.
+///
+/// # Examples
+///
+/// In a transport's `spawn` (see `examples/transport-tcp` for the whole
+/// transport):
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use std::process::{Child, Command};
+/// use procs_core::BoxError;
+/// use procs_core::transport::{Accepting, ChildWatch, Token};
+///
+/// fn spawn(mut cmd: Command, max: usize) -> Result<(Accepting<TcpListener>, Child), BoxError> {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let token = Token::random()?;
+///     cmd.env("MY_ADDR", listener.local_addr()?.to_string());
+///     cmd.env("MY_TOKEN", token.to_string());
+///     let child = cmd.spawn()?;
+///     let watch = ChildWatch::new(&child)?;
+///     Ok((Accepting::new(listener, token, watch, max), child))
+/// }
+/// ```
+pub struct Accepting<L: Listener> {
+    state: State<L>,
+    max_message_size: usize,
+}
+
+enum State<L: Listener> {
+    Pending {
+        listener: L,
+        token: Token,
+        watch: ChildWatch,
+    },
+    Connected(StreamChannel<L::Stream>),
+    /// The child exited before it connected.
+    Gone,
+}
+
+impl<L: Listener> fmt::Debug for Accepting<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Pending { .. } => "pending",
+            State::Connected(_) => "connected",
+            State::Gone => "gone",
+        };
+        f.debug_struct("Accepting").field("state", &state).finish()
+    }
+}
+
+impl<L: Listener> Accepting<L> {
+    /// A channel that will accept `token`'s bearer on `listener`, watching
+    /// the child `watch` was made from.
+    pub fn new(listener: L, token: Token, watch: ChildWatch, max_message_size: usize) -> Self {
+        Accepting {
+            state: State::Pending {
+                listener,
+                token,
+                watch,
+            },
+            max_message_size,
+        }
+    }
+
+    /// Worker side: the same channel type over the connection the worker
+    /// made (after [`Token::present`]), so that a transport has one
+    /// `Channel` type for both ends.
+    pub fn from_stream(stream: L::Stream, max_message_size: usize) -> Self {
+        Accepting {
+            state: State::Connected(StreamChannel::new(stream, max_message_size)),
+            max_message_size,
+        }
+    }
+
+    /// The connected channel, accepting first if need be; `None` when the
+    /// child exited before it connected.
+    fn connected(&mut self) -> io::Result<Option<&mut StreamChannel<L::Stream>>> {
+        if let State::Pending {
+            listener,
+            token,
+            watch,
+        } = &self.state
+        {
+            self.state = match accept_authenticated(listener, token, watch, None)? {
+                Some(stream) => State::Connected(StreamChannel::new(stream, self.max_message_size)),
+                None => State::Gone,
+            };
+        }
+        Ok(match &mut self.state {
+            State::Connected(channel) => Some(channel),
+            _ => None,
+        })
+    }
+}
+
+impl<L: Listener> Channel for Accepting<L> {
+    type Error = io::Error;
+
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        match self.connected()? {
+            Some(channel) => channel.send(msg),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        match self.connected()? {
+            Some(channel) => channel.recv(),
+            None => Ok(None),
+        }
+    }
+
+    fn recv_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        match self.connected()? {
+            Some(channel) => channel.recv_into(buf),
+            None => Ok(false),
+        }
+    }
+}
