@@ -68,6 +68,7 @@
 //! | [`no_inherited_links`] | no worker, first or replacement, inherits a sibling's link (close-on-exec) |
 //! | [`message_limits`] | oversized messages fail their call, not the pool |
 //! | [`hostile_sizes`] | a peer that sends past the receiver's limit is refused by the receiver's `recv`, as a [`Fault::Protocol`](crate::transport::Fault) |
+//! | [`impostor_refused`] | a process that reaches the endpoint first, with the token (or another variable) altered, is refused; the real worker gets through |
 //! | [`worker_exits`] / [`worker_aborts`] | `exit` and `abort` mid-task are reported with their status |
 //! | [`grandchild_holds_nothing`] | a process a task started does not hold the link: the worker's death is still seen |
 //! | [`worker_dies_mid_message`] | a reply cut short is an error, never a wrong value or a hang |
@@ -115,6 +116,7 @@
 mod deadline;
 mod failures;
 mod hostile;
+mod impostor;
 mod link;
 mod payloads;
 mod processes;
@@ -133,6 +135,7 @@ pub use failures::{
     worker_exits_before_connecting, worker_never_connects,
 };
 pub use hostile::{grandchild_holds_nothing, hostile_sizes};
+pub use impostor::impostor_refused;
 pub use link::{end_reaches_the_worker, hello_arrives_whole, kill_ends_recv};
 pub use payloads::{empty_payloads, large_payloads, message_limits, ordering, round_trips};
 pub use processes::{kill_and_reap, many_workers, no_inherited_links, no_leaked_descriptors};
@@ -174,7 +177,7 @@ fn pool<T: Transport + Clone>(transport: &T, workers: usize) -> Pool {
 /// When the transport breaks the contract; the message names the check.
 pub fn conformance<T: Transport + Clone>(transport: T) {
     type Check<T> = (&'static str, fn(&T));
-    let checks: [Check<T>; 20] = [
+    let checks: [Check<T>; 21] = [
         ("hello_arrives_whole", hello_arrives_whole::<T>),
         ("end_reaches_the_worker", end_reaches_the_worker::<T>),
         ("kill_ends_recv", kill_ends_recv::<T>),
@@ -186,6 +189,7 @@ pub fn conformance<T: Transport + Clone>(transport: T) {
         ("no_inherited_links", no_inherited_links::<T>),
         ("message_limits", message_limits::<T>),
         ("hostile_sizes", hostile_sizes::<T>),
+        ("impostor_refused", impostor_refused::<T>),
         ("worker_exits", worker_exits::<T>),
         ("worker_aborts", worker_aborts::<T>),
         ("grandchild_holds_nothing", grandchild_holds_nothing::<T>),

@@ -200,6 +200,12 @@ pub(super) mod checks {
         waiting_for: "an oversized message to be refused by the receiving side",
         cause: "`recv` ignores its `max_message_size`, or waits for the rest of a message it should have refused",
     };
+    pub(in crate::testkit) static IMPOSTOR_REFUSED: Check = Check {
+        name: "impostor_refused",
+        within: secs(90),
+        waiting_for: "the first call on a pool whose worker sent impostors to the endpoint first",
+        cause: "the parent's first `recv` took an impostor's connection and then waits on it, or an impostor that was refused stalls the accept loop",
+    };
     pub(in crate::testkit) static WORKER_EXITS: Check = Check {
         name: "worker_exits",
         within: secs(60),
