@@ -92,6 +92,8 @@ pub use worker::entry::init;
 /// ```
 pub mod transport {
     #[doc(inline)]
+    pub use crate::__register_default_transport as register_default_transport;
+    #[doc(inline)]
     pub use crate::__register_transport as register_transport;
     pub use crate::contract::accept::{Accepting, Listener, Token, accept_authenticated};
     pub use crate::contract::attach::Attach;

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::api::builder::Builder;
 use crate::api::call::Calls;
+use crate::api::default;
 use crate::api::pmap::procs_of;
 use crate::api::results::Results;
 use crate::api::unordered::Unordered;
@@ -85,6 +86,12 @@ impl Pool {
             Ok(pool) => pool,
             Err(Error::InsideWorker) => Pool::from_shared(Shared::refused(|| Error::InsideWorker)),
             Err(Error::NoTransport) => Pool::from_shared(Shared::refused(|| Error::NoTransport)),
+            Err(Error::InvalidSetting { setting, .. }) if setting == default::AMBIGUOUS_SETTING => {
+                Pool::from_shared(Shared::refused(|| Error::InvalidSetting {
+                    setting: default::AMBIGUOUS_SETTING,
+                    problem: default::AMBIGUOUS_PROBLEM,
+                }))
+            }
             Err(error) => panic!("cannot start the global procs pool: {error}"),
         })
     }
