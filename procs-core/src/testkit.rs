@@ -72,6 +72,7 @@
 //! | [`worker_exits`] / [`worker_aborts`] | `exit` and `abort` mid-task are reported with their status |
 //! | [`grandchild_holds_nothing`] | a process a task started does not hold the link: the worker's death is still seen |
 //! | [`worker_dies_mid_message`] | a reply cut short is an error, never a wrong value or a hang |
+//! | [`reset_ends_recv`] | a worker that exits with the parent's data unread (a TCP reset) ends the parent's `send` and `recv` |
 //! | [`worker_exits_before_connecting`] | a worker that exits before connecting is reported promptly |
 //! | [`worker_never_connects`] | a worker that never connects is killed at the handshake deadline |
 //! | [`deadline_kills`] | a task past its deadline is killed and reported |
@@ -134,7 +135,7 @@ pub use failures::{
     deadline_kills, worker_aborts, worker_dies_mid_message, worker_exits,
     worker_exits_before_connecting, worker_never_connects,
 };
-pub use hostile::{grandchild_holds_nothing, hostile_sizes};
+pub use hostile::{grandchild_holds_nothing, hostile_sizes, reset_ends_recv};
 pub use impostor::impostor_refused;
 pub use link::{end_reaches_the_worker, hello_arrives_whole, kill_ends_recv};
 pub use payloads::{empty_payloads, large_payloads, message_limits, ordering, round_trips};
@@ -177,7 +178,7 @@ fn pool<T: Transport + Clone>(transport: &T, workers: usize) -> Pool {
 /// When the transport breaks the contract; the message names the check.
 pub fn conformance<T: Transport + Clone>(transport: T) {
     type Check<T> = (&'static str, fn(&T));
-    let checks: [Check<T>; 21] = [
+    let checks: [Check<T>; 22] = [
         ("hello_arrives_whole", hello_arrives_whole::<T>),
         ("end_reaches_the_worker", end_reaches_the_worker::<T>),
         ("kill_ends_recv", kill_ends_recv::<T>),
@@ -194,6 +195,7 @@ pub fn conformance<T: Transport + Clone>(transport: T) {
         ("worker_aborts", worker_aborts::<T>),
         ("grandchild_holds_nothing", grandchild_holds_nothing::<T>),
         ("worker_dies_mid_message", worker_dies_mid_message::<T>),
+        ("reset_ends_recv", reset_ends_recv::<T>),
         (
             "worker_exits_before_connecting",
             worker_exits_before_connecting::<T>,

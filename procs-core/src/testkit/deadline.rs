@@ -200,6 +200,12 @@ pub(super) mod checks {
         waiting_for: "an oversized message to be refused by the receiving side",
         cause: "`recv` ignores its `max_message_size`, or waits for the rest of a message it should have refused",
     };
+    pub(in crate::testkit) static RESET_ENDS_RECV: Check = Check {
+        name: "reset_ends_recv",
+        within: secs(30),
+        waiting_for: "the parent's `send` and `recv` to return after the worker exited with data unread (a reset, over TCP)",
+        cause: "`recv` (or `send`) takes a reset or an end for \"no data yet\" and waits for more",
+    };
     pub(in crate::testkit) static IMPOSTOR_REFUSED: Check = Check {
         name: "impostor_refused",
         within: secs(90),

@@ -148,3 +148,63 @@ pub fn grandchild_holds_nothing<T: Transport + Clone>(transport: &T) {
         },
     )
 }
+
+/// A worker that exits with data from the parent still unread makes the
+/// parent's `send` and `recv` return, with an error or `Ok(None)`, never a
+/// message and never a hang. Over TCP such an exit resets the connection
+/// (and a reset discards what the worker sent but the parent had not read
+/// yet); over a Unix socket `recv` sees `ECONNRESET`. A `recv` that takes a
+/// reset for "no data yet" and waits on fails it.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run<T: procs_core::transport::Transport + Clone>(my_transport: T) {
+/// procs_core::testkit::reset_ends_recv(&my_transport);
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// When the transport breaks the contract.
+pub fn reset_ends_recv<T: Transport + Clone>(transport: &T) {
+    guarded(&checks::RESET_ENDS_RECV, transport, |transport: &T| {
+        let name = T::NAME;
+        let (mut channel, mut child) = spawn_with_limits(transport, MAX_MESSAGE, MAX_MESSAGE);
+        expect_hello::<T>(&mut channel);
+        let task = Task {
+            seq: 0,
+            args: &[],
+            detached: Lens::NONE,
+        };
+        let mut request = Vec::new();
+        codec::encode_request(&mut request, "procs-testkit-exit-soon", [task].into_iter());
+        channel
+            .send(&request)
+            .unwrap_or_else(|e| panic!("[{name}] send of a small request failed: {e}"));
+        // A request the worker never reads: 1 MiB, so that most of it is
+        // still in the worker's socket when it exits. This `send` may fail.
+        let mut unread = Vec::new();
+        let task = Task {
+            seq: 1,
+            args: &[],
+            detached: Lens::NONE,
+        };
+        codec::encode_request(&mut unread, &"x".repeat(1 << 20), [task].into_iter());
+        let _ = channel.send(&unread);
+        let received = channel.recv();
+        drop(channel);
+        let status = child.wait();
+        if let Ok(Some(msg)) = received {
+            panic!(
+                "[{name}] `recv` returned a {}-byte message from a worker that exited without replying",
+                msg.len()
+            );
+        }
+        assert_eq!(
+            status.ok().and_then(|s| s.code()),
+            Some(3),
+            "[{name}] the worker did not exit as its task did"
+        );
+    })
+}

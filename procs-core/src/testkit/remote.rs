@@ -112,3 +112,12 @@ pub(super) fn exit_leaving_a_grandchild(pid_file: String, code: i32) -> u32 {
     }
     std::process::exit(code)
 }
+
+/// Exits with code 3 after 20 ms, leaving unread whatever the parent sent
+/// meanwhile (a TCP socket closed so sends a reset). A fixed ID, so that
+/// [`reset_ends_recv`](super::reset_ends_recv) can call it by hand.
+#[procs_derive::remote(crate = crate, id = "procs-testkit-exit-soon")]
+pub(super) fn exit_soon() -> u32 {
+    thread::sleep(Duration::from_millis(20));
+    std::process::exit(3)
+}

@@ -25,6 +25,8 @@ pub(crate) const INHERITABLE_IN_WORKER: u8 = 1;
 /// Errors are wrapped in a type that keeps no source, so the default
 /// `Channel::fault` cannot tell a protocol fault from a broken link.
 pub(crate) const OPAQUE_ERRORS: u8 = 2;
+/// `recv` takes a reset or an end for "no data yet" and polls on.
+pub(crate) const RESET_IS_NO_DATA: u8 = 3;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Broken<const MODE: u8>;
@@ -76,7 +78,19 @@ impl<const MODE: u8> Channel for BrokenChannel<MODE> {
         } else {
             self.max_message_size
         };
-        frame::read_frame(&mut self.reader, limit).map_err(wrap::<MODE>)
+        loop {
+            let read = frame::read_frame(&mut self.reader, limit);
+            if MODE == RESET_IS_NO_DATA {
+                match &read {
+                    Ok(None) => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+                    _ => return read.map_err(wrap::<MODE>),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+            return read.map_err(wrap::<MODE>);
+        }
     }
 }
 
@@ -96,7 +110,8 @@ impl<const MODE: u8> Transport for Broken<MODE> {
     const NAME: &'static str = match MODE {
         IGNORES_LIMIT => "broken-ignores-limit",
         INHERITABLE_IN_WORKER => "broken-inheritable-in-worker",
-        _ => "broken-opaque-errors",
+        OPAQUE_ERRORS => "broken-opaque-errors",
+        _ => "broken-reset-is-no-data",
     };
 
     fn spawn(&self, mut cmd: Command, max: usize) -> Result<(Self::Channel, Child), BoxError> {
