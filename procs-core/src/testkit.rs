@@ -36,6 +36,9 @@
 //! }
 //! ```
 //!
+//! The kit needs `Transport + Clone`: it clones the transport into every
+//! pool it builds and into the wrappers that simulate failing workers.
+//!
 //! Each check is also a function of its own, to run as separate tests and
 //! see at a glance which part of the contract broke:
 //!
