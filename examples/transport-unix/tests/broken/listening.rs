@@ -1,6 +1,6 @@
 #![allow(dead_code, reason = "each test binary uses one of the broken copies")]
 
-//! Deliberately broken transports over a named Unix socket, where the
+//! Deliberately broken transports over a named (abstract) Unix socket, where the
 //! worker connects to the parent: the way a connecting transport goes
 //! wrong when it waits for the connection without watching the child.
 //! Shared by the kit's own tests; each broken copy lives in a test binary
@@ -8,8 +8,8 @@
 //! rest of that process.
 
 use std::io::{self, BufReader};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -35,7 +35,7 @@ pub(crate) struct Listening<const MODE: u8>;
 
 #[derive(Debug)]
 pub(crate) enum ListeningChannel<const MODE: u8> {
-    Pending(UnixListener, usize, PathBuf),
+    Pending(UnixListener, usize),
     Connected(BufReader<UnixStream>, UnixStream, usize),
 }
 
@@ -50,11 +50,10 @@ impl<const MODE: u8> ListeningChannel<MODE> {
     }
 
     fn accept(&mut self) -> io::Result<()> {
-        if let ListeningChannel::Pending(listener, max, path) = self {
+        if let ListeningChannel::Pending(listener, max) = self {
             // Broken on purpose: blocks until someone connects, whether or
             // not the child is still alive.
             let (stream, _) = listener.accept()?;
-            let _ = std::fs::remove_file(path);
             if MODE == INHERITABLE_ACCEPT {
                 inheritable(&stream)?;
             }
@@ -93,13 +92,15 @@ impl<const MODE: u8> Channel for ListeningChannel<MODE> {
     }
 }
 
-fn socket_path() -> PathBuf {
+/// An abstract socket name (Linux): no file to clean up after a check
+/// that this transport makes hang.
+fn socket_name() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "procs-broken-{}-{}.sock",
+    format!(
+        "procs-broken-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
-    ))
+    )
 }
 
 impl<const MODE: u8> Transport for Listening<MODE> {
@@ -111,12 +112,11 @@ impl<const MODE: u8> Transport for Listening<MODE> {
     };
 
     fn spawn(&self, mut cmd: Command, max: usize) -> Result<(Self::Channel, Child), BoxError> {
-        let path = socket_path();
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path)?;
-        cmd.env(ENV_PATH, &path);
+        let name = socket_name();
+        let listener = UnixListener::bind_addr(&SocketAddr::from_abstract_name(&name)?)?;
+        cmd.env(ENV_PATH, &name);
         let child = cmd.spawn()?;
-        let mut channel = ListeningChannel::Pending(listener, max, path);
+        let mut channel = ListeningChannel::Pending(listener, max);
         if MODE == ACCEPT_IN_SPAWN {
             channel.accept()?;
         }
@@ -124,10 +124,8 @@ impl<const MODE: u8> Transport for Listening<MODE> {
     }
 
     fn connect(max: usize) -> Result<Self::Channel, BoxError> {
-        let path = std::env::var_os(ENV_PATH).ok_or("no socket path")?;
-        Ok(ListeningChannel::connected(
-            UnixStream::connect(path)?,
-            max,
-        )?)
+        let name = std::env::var(ENV_PATH)?;
+        let stream = UnixStream::connect_addr(&SocketAddr::from_abstract_name(&name)?)?;
+        Ok(ListeningChannel::connected(stream, max)?)
     }
 }
