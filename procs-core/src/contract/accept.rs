@@ -48,6 +48,15 @@ pub struct Token([u8; TOKEN_LEN]);
 impl Token {
     /// A fresh random token.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = procs_core::transport::Token::random()?;
+    /// let b = procs_core::transport::Token::random()?;
+    /// assert_ne!(a, b);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the kernel's random source fails.
@@ -73,6 +82,15 @@ impl Token {
     }
 
     /// Parses the text form ([`Display`](fmt::Display): 64 hex digits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::transport::Token;
+    ///
+    /// assert!(Token::parse(&"ab".repeat(32)).is_some());
+    /// assert!(Token::parse("not hex").is_none());
+    /// ```
     pub fn parse(text: &str) -> Option<Token> {
         let text = text.as_bytes();
         if text.len() != 2 * TOKEN_LEN {
@@ -93,6 +111,15 @@ impl Token {
     /// Call it from [`Transport::connect`](crate::transport::Transport::connect),
     /// which runs before `main` while the worker is single-threaded.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn connect() -> Result<(), procs_core::BoxError> {
+    /// let token = procs_core::transport::Token::take_env("MY_TRANSPORT_TOKEN")?;
+    /// assert!(std::env::var_os("MY_TRANSPORT_TOKEN").is_none());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the variable is missing or malformed.
@@ -105,12 +132,31 @@ impl Token {
     }
 
     /// The raw bytes, as the worker sends them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = procs_core::transport::Token::random()?;
+    /// assert!(token.matches(&token.bytes()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bytes(&self) -> [u8; TOKEN_LEN] {
         self.0
     }
 
     /// Whether `presented` is this token, in time independent of where
     /// they differ.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = procs_core::transport::Token::random()?;
+    /// let mut other = token.bytes();
+    /// other[31] ^= 1;
+    /// assert!(!token.matches(&other));
+    /// assert!(!token.matches(b"short"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn matches(&self, presented: &[u8]) -> bool {
         if presented.len() != TOKEN_LEN {
             return false;
@@ -125,6 +171,16 @@ impl Token {
     }
 
     /// Worker side: presents the token on a fresh connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = procs_core::transport::Token::random()?;
+    /// let mut wire = Vec::new();
+    /// token.present(&mut wire)?;
+    /// assert!(token.matches(&wire));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -148,6 +204,17 @@ impl fmt::Debug for Token {
 
 /// A listening socket that [`Accepting`] can take connections from:
 /// [`UnixListener`] and [`TcpListener`] are.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::TcpListener;
+/// use procs_core::transport::Listener;
+///
+/// fn listens<L: Listener>(_: &L) {}
+/// listens(&TcpListener::bind("127.0.0.1:0")?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait Listener: AsFd + Send + 'static {
     /// The connections it accepts.
     type Stream: Read + Write + AsFd + Send + 'static;
@@ -353,7 +420,7 @@ impl<L: Listener> fmt::Debug for Accepting<L> {
 
 impl<L: Listener> Accepting<L> {
     /// A channel that will accept `token`'s bearer on `listener`, watching
-    /// the child `watch` was made from.
+    /// the child `watch` was made from. See the type's example.
     pub fn new(listener: L, token: Token, watch: ChildWatch, max_message_size: usize) -> Self {
         Accepting {
             state: State::Pending {
@@ -368,6 +435,19 @@ impl<L: Listener> Accepting<L> {
     /// Worker side: the same channel type over the connection the worker
     /// made (after [`Token::present`]), so that a transport has one
     /// `Channel` type for both ends.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::{TcpListener, TcpStream};
+    /// use procs_core::transport::{Accepting, Token};
+    ///
+    /// # fn connect(addr: &str, token: Token) -> std::io::Result<Accepting<TcpListener>> {
+    /// let mut stream = TcpStream::connect(addr)?;
+    /// token.present(&mut stream)?;
+    /// Ok(Accepting::from_stream(stream, 1 << 20))
+    /// # }
+    /// ```
     pub fn from_stream(stream: L::Stream, max_message_size: usize) -> Self {
         Accepting {
             state: State::Connected(StreamChannel::new(stream, max_message_size)),

@@ -45,6 +45,10 @@ pub struct ChildWatch {
 impl ChildWatch {
     /// Starts watching `child`; call it before handing `child` on.
     ///
+    /// # Examples
+    ///
+    /// See [`ChildWatch`].
+    ///
     /// # Errors
     ///
     /// When the pidfd cannot be made for a reason other than the kernel not
@@ -71,6 +75,19 @@ impl ChildWatch {
 
     /// Whether the child has exited (it may not be reaped yet).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::process::Command;
+    /// let mut child = Command::new("sleep").arg("5").spawn()?;
+    /// let watch = procs_core::transport::ChildWatch::new(&child)?;
+    /// assert!(!watch.has_exited()?);
+    /// child.kill()?;
+    /// child.wait()?;
+    /// assert!(watch.has_exited()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// When `poll` or `waitid` fails.
@@ -79,6 +96,10 @@ impl ChildWatch {
     }
 
     /// Waits up to `timeout` for the child to exit; whether it did.
+    ///
+    /// # Examples
+    ///
+    /// See [`ChildWatch`].
     ///
     /// # Errors
     ///
@@ -89,6 +110,25 @@ impl ChildWatch {
 
     /// Waits until `fd` is readable or the child exits, at most `timeout`
     /// (`None`: no limit). The exit wins when both happened.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use procs_core::transport::{ChildWatch, Woke};
+    ///
+    /// let mut child = Command::new("sleep").arg("5").spawn()?;
+    /// let watch = ChildWatch::new(&child)?;
+    /// let (a, b) = UnixStream::pair()?;
+    /// drop(b); // `a` reads the end: readable
+    /// assert_eq!(watch.wait(Some(a.as_fd()), Some(Duration::from_secs(5)))?, Woke::Ready);
+    /// child.kill()?;
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -170,6 +210,10 @@ impl AsRawFd for ChildWatch {
 }
 
 /// What ended a [`ChildWatch::wait`].
+///
+/// # Examples
+///
+/// See [`ChildWatch::wait`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woke {
     /// The child exited.
