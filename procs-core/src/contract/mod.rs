@@ -7,6 +7,7 @@ pub(crate) mod erased;
 pub mod frame;
 pub(crate) mod registry;
 pub(crate) mod stream;
+pub(crate) mod token;
 
 use std::process::{Child, Command};
 
