@@ -84,14 +84,14 @@ impl Pool {
         static GLOBAL: OnceLock<Pool> = OnceLock::new();
         GLOBAL.get_or_init(|| match Pool::builder().build() {
             Ok(pool) => pool,
-            Err(Error::InsideWorker) => Pool::from_shared(Shared::refused(|| Error::InsideWorker)),
-            Err(Error::NoTransport) => Pool::from_shared(Shared::refused(|| Error::NoTransport)),
             Err(Error::InvalidSetting { setting, .. }) if setting == default::AMBIGUOUS_SETTING => {
                 Pool::from_shared(Shared::refused(|| Error::InvalidSetting {
                     setting: default::AMBIGUOUS_SETTING,
                     problem: default::AMBIGUOUS_PROBLEM,
                 }))
             }
+            Err(Error::InsideWorker) => Pool::from_shared(Shared::refused(|| Error::InsideWorker)),
+            Err(Error::NoTransport) => Pool::from_shared(Shared::refused(|| Error::NoTransport)),
             Err(error) => panic!("cannot start the global procs pool: {error}"),
         })
     }
