@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::BoxError;
 use crate::exit::Exit;
+use crate::remote::registry::Duplicate;
 use crate::wire::codec::Malformed;
-use crate::wire::panic::PanicInfo;
+use crate::wire::panic::{Location, PanicInfo};
 
 /// Errors returned by [`call`](crate::Pool::call), [`pmap`](crate::Pool::pmap)
 /// and the [`Pool`](crate::Pool).
@@ -90,12 +91,20 @@ pub enum Error {
         /// The IDs the worker knows, sorted.
         known: Vec<String>,
     },
-    /// Two `#[remote]` functions share one ID; pin distinct ones with
-    /// `#[remote(id = "...")]`.
-    #[error("remote function id `{id}` is registered more than once")]
+    /// Two `#[remote]` functions share one ID, typically a pinned
+    /// `#[remote(id = "...")]` equal to another function's default ID (two
+    /// pinned ones fail to link). Every pool of the program refuses to start
+    /// with it, so no call runs; pin distinct IDs.
+    #[error(
+        "remote function id `{id}` is registered more than once ({}); give each its own `#[remote(id = \"...\")]`",
+        Definitions(definitions)
+    )]
     DuplicateId {
         /// The ID registered more than once.
         id: String,
+        /// Each function registered under it: its path and the location of
+        /// its `#[remote]` attribute.
+        definitions: Vec<(String, Location)>,
     },
     /// The function given to `proc!` or `pmap` carries no `#[remote]` attribute.
     #[error("`{name}` is not a #[remote] function; add #[remote] to its definition")]
@@ -232,6 +241,20 @@ impl fmt::Display for Payload {
     }
 }
 
+struct Definitions<'a>(&'a [(String, Location)]);
+
+impl fmt::Display for Definitions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (path, location)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{path}` at {location}")?;
+        }
+        Ok(())
+    }
+}
+
 struct KnownIds<'a>(&'a [String]);
 
 impl fmt::Display for KnownIds<'_> {
@@ -246,6 +269,12 @@ impl fmt::Display for KnownIds<'_> {
             write!(f, "`{id}`")?;
         }
         Ok(())
+    }
+}
+
+impl From<Duplicate> for Error {
+    fn from(Duplicate { id, definitions }: Duplicate) -> Error {
+        Error::DuplicateId { id, definitions }
     }
 }
 

@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("wire", &["util", "contract"]),
     ("remote", &["util", "contract", "wire"]),
     ("worker", &["util", "contract", "wire", "remote"]),
-    ("error", &["util", "contract", "wire"]),
+    ("error", &["util", "contract", "wire", "remote"]),
     ("pool", &["util", "contract", "wire", "remote", "error"]),
     (
         "api",

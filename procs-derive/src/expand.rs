@@ -65,12 +65,17 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     };
     let private = quote!(#krate::__private);
 
-    let id = match &attrs.id {
-        Some(id) => id.to_token_stream(),
-        None => {
-            let name = name.unraw().to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #name))
-        }
+    // The ID on the wire is resolved from every registration when the
+    // registry is built (issue 12): same-named functions nested in different
+    // functions of one module share this path, and their locations tell them
+    // apart. `line!()` and `column!()` name the attribute.
+    let path = {
+        let name = name.unraw().to_string();
+        quote!(::core::concat!(::core::module_path!(), "::", #name))
+    };
+    let pinned_id = match &attrs.id {
+        Some(id) => quote!(::core::option::Option::Some(#id)),
+        None => quote!(::core::option::Option::None),
     };
 
     let inputs: Vec<&Type> = sig
@@ -100,6 +105,17 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     // registration must follow it or it names a function that is gone.
     let cfgs = item.attrs.iter().filter(|attr| attr.path().is_ident("cfg"));
 
+    // Two functions pinned to one ID must not link (issue 12): in one crate
+    // rustc says "symbol `__procs_remote_id_...` is already defined", across
+    // crates the linker says "duplicate symbol". The registry's check at pool
+    // start stays for what this cannot see (a pinned ID equal to another
+    // function's default, `module_path!()` being unknown here; dynamic
+    // libraries). Hex makes any ID a valid symbol on every platform.
+    let pinned_symbol = attrs.id.as_ref().map(|id| {
+        let symbol = format!("__procs_remote_id_{}", hex(&id.value()));
+        quote!(#[unsafe(export_name = #symbol)] static __PROCS_PINNED_ID: u8 = 0;)
+    });
+
     // `__procs_invoke` takes each type as a generic parameter bounded by
     // `Value`, and the call names the types as the user wrote them: a type
     // that cannot cross is reported once, on that type. Calling `invoke` on
@@ -109,7 +125,8 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
     // `type_id` and `invoke` are closures, not helper functions: a helper
     // named like the user's function would shadow it in this block and
     // silently register the wrong function. A user function named
-    // `__procs_invoke` or `__PROCS_REMOTE` fails to type-check instead.
+    // `__procs_invoke`, `__PROCS_REMOTE` or `__PROCS_PINNED_ID` fails to
+    // type-check instead.
     quote! {
         #(#cfgs)*
         const _: () = {
@@ -126,11 +143,21 @@ fn registration(attrs: &Attrs, item: &ItemFn) -> TokenStream {
             #[#private::linkme::distributed_slice(#private::REMOTES)]
             #[linkme(crate = #private::linkme)]
             static __PROCS_REMOTE: #private::Remote = #private::Remote {
-                id: #id,
+                path: #path,
+                pinned_id: #pinned_id,
+                file: ::core::file!(),
+                line: ::core::line!(),
+                column: ::core::column!(),
                 signature: #signature,
                 type_id: || #private::type_id_of(&#name),
                 invoke: |#input, #out| __procs_invoke::<#(#inputs,)* #output>(#input, #out, #name),
             };
+
+            #pinned_symbol
         };
     }
+}
+
+fn hex(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
 }

@@ -249,7 +249,9 @@ fn expansion() {
         "pub fn add (a : u64 , b : u64) -> u64 { a + b }",
         "# [:: procs :: __private :: linkme :: distributed_slice (:: procs :: __private :: REMOTES)]",
         "# [linkme (crate = :: procs :: __private :: linkme)]",
-        "id : :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"add\")",
+        "path : :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"add\")",
+        "pinned_id : :: core :: option :: Option :: None",
+        "file : :: core :: file ! () , line : :: core :: line ! () , column : :: core :: column ! () ,",
         "signature : \"fn(u64, u64) -> u64\"",
         "type_id : || :: procs :: __private :: type_id_of (& add)",
         "fn __procs_invoke < A0 : :: procs :: __private :: Value , A1 : :: procs :: __private :: Value , R : :: procs :: __private :: Value >",
@@ -262,6 +264,9 @@ fn expansion() {
     for fragment in expected {
         assert!(out.contains(fragment), "missing `{fragment}` in:\n{out}");
     }
+    // Default IDs may be shared (nested functions); only pinned ones claim
+    // a symbol.
+    assert!(!out.contains("export_name"), "{out}");
 }
 
 #[test]
@@ -275,7 +280,9 @@ fn expansion_of_options() {
     );
     for fragment in [
         "# [cfg (unix)] const _ : () =",
-        "id : \"pinned\"",
+        "pinned_id : :: core :: option :: Option :: Some (\"pinned\")",
+        // "pinned" in hex: any ID makes a valid symbol.
+        "# [unsafe (export_name = \"__procs_remote_id_70696e6e6564\")] static __PROCS_PINNED_ID : u8 = 0 ;",
         "signature : \"fn()\"",
         ":: procs_core :: __private :: encode_result (f () , out)",
         "invoke : | input , out | __procs_invoke :: < () > (input , out , r#unit) ,",

@@ -187,6 +187,19 @@ pub use default_transport::DefaultTransport;
 /// different builds must agree. Arguments and the return value must be owned
 /// `serde` types (`Serialize + DeserializeOwned + Send + 'static`).
 ///
+/// IDs never collide silently. Functions of one name nested in different
+/// functions of one module share their default ID (`module_path!()` does not
+/// name the enclosing function), so each goes by its location instead,
+/// `app::helper@src/main.rs:12:5`; such an ID changes when the code moves,
+/// so pin one when another build must reach the function. Two functions
+/// pinned to one ID do not build: in one crate rustc reports "symbol
+/// `__procs_remote_id_<the ID in hex>` is already defined" on the second
+/// attribute, across crates the linker reports that symbol as a duplicate
+/// (`cargo check` does not see it). A pinned ID equal to another function's
+/// default ID is an error too, found when the program starts its first pool:
+/// every pool refuses to start with [`Error::DuplicateId`], which names both
+/// definitions, and no call runs.
+///
 /// Misuse is a compile error on the offending tokens: generic or `async`
 /// functions, `self` receivers, reference or `impl Trait` arguments, unknown
 /// or repeated attribute arguments.

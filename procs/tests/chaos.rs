@@ -1,14 +1,19 @@
 //! The chaos test (issue 3, point 7): 20,000 tasks where, at seeded random positions, about 1% panic, 0.2% abort, 0.2% segfault, 0.2% call `exit(3)` and 0.2% sleep past a short deadline; every task yields exactly one result, in order, of the right kind, and afterwards no zombie, no extra fd, and the pool still serves.
 //!
+//! Issue 12: 0.2% more start a child (`sleep 300`) and abort, and 0.2% start
+//! one and sleep past their deadline; at the end, calls that started a child
+//! are cancelled. No process of the test is left but the test itself.
+//!
 //! Alone in its binary: it counts this process's children and fds, and never
 //! touches the global pool. Set `PROCS_CHAOS_SEED` to try another mix; a
 //! failure prints the seed it ran with.
 
 mod support;
 
-use support::{children, open_fds};
+use support::{Sweep, children, marked, open_fds, wait_for};
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use procs::{Error, Pool, proc, remote};
@@ -35,6 +40,30 @@ enum Fate {
     Segfault,
     Exit3,
     Oversleep,
+    /// Start a child, then abort.
+    ChildAbort,
+    /// Start a child, then sleep past the deadline.
+    ChildOversleep,
+    /// Start a child, then sleep until cancelled (not in the plan).
+    ChildHang,
+}
+
+/// The argv[0] of the children tasks start, unique to this test process
+/// (a worker's parent): how the end of the test finds any survivor.
+fn child_marker(test: u32) -> String {
+    format!("procs-chaos-child-{test}")
+}
+
+/// Starts `sleep 300` in the worker's process group, and leaves it there.
+fn start_child() {
+    let child = std::process::Command::new("sleep")
+        .arg0(child_marker(std::os::unix::process::parent_id()))
+        .arg("300")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("sleep starts");
+    // Never waited for: it must outlive the task.
+    std::mem::forget(child);
 }
 
 /// What a task that returns computes: cheap, and different for every index.
@@ -69,6 +98,19 @@ fn chaos(i: u32, fate: Fate) -> u64 {
             std::thread::sleep(OVERSLEEP);
             value(i)
         }
+        Fate::ChildAbort => {
+            start_child();
+            std::process::abort()
+        }
+        Fate::ChildOversleep | Fate::ChildHang => {
+            start_child();
+            std::thread::sleep(if fate == Fate::ChildHang {
+                HANG
+            } else {
+                OVERSLEEP
+            });
+            value(i)
+        }
     }
 }
 
@@ -85,7 +127,8 @@ impl Rng {
 }
 
 /// The fate of every task: per 10,000, 100 panic, 20 abort, 20 segfault,
-/// 20 exit and 20 oversleep.
+/// 20 exit, 20 oversleep, 20 start a child and abort, and 20 start a child
+/// and oversleep.
 fn plan(seed: u64) -> Vec<Fate> {
     // xorshift needs a non-zero state; distinct seeds give distinct states.
     let mut rng = Rng(mix(seed).max(1));
@@ -96,6 +139,8 @@ fn plan(seed: u64) -> Vec<Fate> {
             120..140 => Fate::Segfault,
             140..160 => Fate::Exit3,
             160..180 => Fate::Oversleep,
+            180..200 => Fate::ChildAbort,
+            200..220 => Fate::ChildOversleep,
             _ => Fate::Value,
         })
         .collect()
@@ -108,7 +153,7 @@ fn check(i: u32, fate: Fate, result: &Result<u64, Error>) -> Result<(), String> 
         (Fate::Panic, Err(Error::Panicked { id, panic })) => {
             id == "chaos::chaos" && panic.message == format!("chaos {i}")
         }
-        (Fate::Abort, Err(Error::WorkerDied { id, exit })) => {
+        (Fate::Abort | Fate::ChildAbort, Err(Error::WorkerDied { id, exit })) => {
             id == "chaos::chaos" && exit.signal() == Some(libc::SIGABRT)
         }
         (Fate::Segfault, Err(Error::WorkerDied { id, exit })) => {
@@ -117,7 +162,7 @@ fn check(i: u32, fate: Fate, result: &Result<u64, Error>) -> Result<(), String> 
         (Fate::Exit3, Err(Error::WorkerDied { id, exit })) => {
             id == "chaos::chaos" && exit.code() == Some(3)
         }
-        (Fate::Oversleep, Err(Error::Timeout { id, timeout })) => {
+        (Fate::Oversleep | Fate::ChildOversleep, Err(Error::Timeout { id, timeout })) => {
             id == "chaos::chaos" && *timeout == DEADLINE
         }
         _ => false,
@@ -147,12 +192,16 @@ fn twenty_thousand_tasks_of_chaos() {
         Fate::Segfault,
         Fate::Exit3,
         Fate::Oversleep,
+        Fate::ChildAbort,
+        Fate::ChildOversleep,
     ] {
         let n = planned.get(&fate).copied().unwrap_or(0);
         assert!(n >= 20, "seed {seed}: only {n} {fate:?} in {planned:?}");
     }
 
     assert_eq!(children(), [], "children before the test");
+    let marker = child_marker(std::process::id());
+    let _sweep = Sweep(marker.clone());
     let fds_before = open_fds();
     let started = Instant::now();
 
@@ -171,7 +220,7 @@ fn twenty_thousand_tasks_of_chaos() {
     // oversleeping calls (with a deadline) travel alone.
     let procs = fates.iter().enumerate().map(|(i, &fate)| {
         let p = proc!(chaos(i as u32, fate));
-        if fate == Fate::Oversleep {
+        if matches!(fate, Fate::Oversleep | Fate::ChildOversleep) {
             p.timeout(DEADLINE)
         } else {
             p
@@ -218,8 +267,41 @@ fn twenty_thousand_tasks_of_chaos() {
         "zombies: {alive:?}"
     );
 
+    // The children of the tasks that crashed or timed out went with their
+    // workers' groups; the kernel only has to deliver the SIGKILL.
+    let gone = wait_for(Duration::from_secs(5), || marked(&marker).is_empty());
+    assert!(
+        gone,
+        "seed {seed}: children of crashed or timed-out tasks outlived their workers: {:?}",
+        marked(&marker)
+    );
+
+    // Calls that started a child, cancelled while they run: on all workers
+    // but the one that returns first. A deadline far past the test makes
+    // each travel alone.
+    let hanging = (1..WORKERS as u32).map(|i| (i, Fate::ChildHang));
+    let procs = std::iter::once((0, Fate::Value))
+        .chain(hanging)
+        .map(|(i, fate)| proc!(chaos(i, fate)).timeout(HANG));
+    let mut results = pool.call(procs);
+    assert_eq!(results.next().map(Result::ok), Some(Some(value(0))));
+    let started = wait_for(Duration::from_secs(30), || {
+        marked(&marker).len() == WORKERS - 1
+    });
+    assert!(
+        started,
+        "seed {seed}: the hanging calls never started their children"
+    );
+    drop(results);
+
     drop(pool);
     assert_eq!(children(), [], "children left after dropping the pool");
+    let gone = wait_for(Duration::from_secs(5), || marked(&marker).is_empty());
+    assert!(
+        gone,
+        "seed {seed}: children of cancelled tasks outlived their workers: {:?}",
+        marked(&marker)
+    );
     let fds_after = open_fds();
     assert_eq!(fds_after, fds_before, "fds leaked");
     eprintln!(

@@ -293,7 +293,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`Error::InsideWorker`] in a worker process, [`Error::NoTransport`]
+    /// [`Error::InsideWorker`] in a worker process, [`Error::DuplicateId`]
+    /// when two `#[remote]` functions of the program share an ID,
+    /// [`Error::NoTransport`]
     /// when no transport was given or enabled, [`Error::InvalidSetting`] for
     /// a zero worker count, window, message size or task limit (and, with
     /// setting `register_default_transport!`, when no transport was given
@@ -304,6 +306,9 @@ impl Builder {
         if in_worker() {
             return Err(Error::InsideWorker);
         }
+        // Before any worker starts: a shared ID would otherwise surface only
+        // when some call names it, maybe in production.
+        crate::remote::registry::registry().check()?;
         if self.source.is_none() {
             self = apply_default(self)
                 .map_err(|(setting, problem)| Error::InvalidSetting { setting, problem })?;

@@ -68,8 +68,9 @@ impl Pool {
     /// [`pmap`](crate::pmap), started on first use with the default
     /// settings.
     ///
-    /// If it cannot start (inside a worker process, or with no transport
-    /// enabled), every call on it yields the reason as an error.
+    /// If it cannot start (inside a worker process, with no transport
+    /// enabled, or with two `#[remote]` functions sharing an ID), every call
+    /// on it yields the reason as an error.
     ///
     /// # Examples
     ///
@@ -92,6 +93,10 @@ impl Pool {
             }
             Err(Error::InsideWorker) => Pool::from_shared(Shared::refused(|| Error::InsideWorker)),
             Err(Error::NoTransport) => Pool::from_shared(Shared::refused(|| Error::NoTransport)),
+            Err(Error::DuplicateId { .. }) => Pool::from_shared(Shared::refused(|| {
+                let check = crate::remote::registry::registry().check();
+                check.expect_err("the registry does not change").into()
+            })),
             Err(error) => panic!("cannot start the global procs pool: {error}"),
         })
     }

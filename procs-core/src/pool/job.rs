@@ -224,7 +224,11 @@ impl Failure {
                 panic: Box::new(panic),
             },
             Failure::UnknownFunction { known } => Error::UnknownFunction { id, known },
-            Failure::DuplicateId => Error::DuplicateId { id },
+            Failure::DuplicateId => Error::DuplicateId {
+                // The worker is this binary: it registers what we do.
+                definitions: crate::remote::registry::registry().definitions(&id),
+                id,
+            },
             Failure::DecodeArgs(msg) => Error::Decode {
                 id,
                 payload: Payload::Arguments,

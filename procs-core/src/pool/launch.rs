@@ -2,7 +2,6 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::contract::BoxError;
@@ -11,8 +10,9 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::pool::watch::{Killed, Watch};
 use crate::remote::registry::registry;
+use crate::util::backoff::Backoff;
 use crate::wire::codec::{self, Hello};
-use crate::wire::env::{ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER};
+use crate::wire::env::{ARG0_MARKER, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER};
 
 /// How long a worker whose channel closed may take to finish dying before it
 /// is killed: closing fds comes a moment before the exit status is ready.
@@ -54,13 +54,24 @@ pub(crate) fn check_hello(hello: Hello) -> Result<(), Error> {
 /// the worker sets its own parent-death signal as it starts
 /// (`worker::parent::die_with_parent`). Keep it that way, and keep transports from adding
 /// a hook of their own where they can.
+///
+/// The worker leads a process group of its own
+/// ([`CommandExt::process_group`], which std passes to `posix_spawn` as
+/// `POSIX_SPAWN_SETPGROUP`, so it costs no hook): whatever a task starts
+/// joins that group, and the pool kills the whole group with the worker
+/// ([`kill_group`]). It also keeps signals meant for the parent's group,
+/// such as a Ctrl-C, from reaching the workers: the parent decides.
+///
+/// The worker's argv[0] is the parent's followed by [`ARG0_MARKER`], so
+/// `std::env::args()` in a task differs from `main`'s in its first item
+/// (the other arguments are the parent's).
 pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Command {
     // /proc/self/exe is this process's own image even if the file on disk was
     // replaced since (a rebuild while the program runs).
     let mut cmd = Command::new("/proc/self/exe");
-    if let Some(arg0) = std::env::args_os().next() {
-        cmd.arg0(arg0);
-    }
+    let mut arg0 = std::env::args_os().next().unwrap_or_default();
+    arg0.push(ARG0_MARKER);
+    cmd.arg0(arg0).process_group(0);
     cmd.env(ENV_WORKER, transport)
         .env(ENV_MAX_MESSAGE, max_message_size.to_string())
         .env(ENV_PARENT_PID, std::process::id().to_string())
@@ -119,25 +130,74 @@ pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + '
     ProtocolFault::is(error)
 }
 
+/// SIGKILLs the process group that worker `pid` leads, then the worker
+/// itself (a task may have moved it to another group).
+///
+/// `pid` must be an unreaped child of this process: its pid, and so the
+/// group id, cannot have been reused by anyone else while it (even as a
+/// zombie) exists. So a worker's group is killed before the worker is
+/// reaped, never after. A descendant that left the group (`setsid`,
+/// `setpgid`) escapes.
+pub(crate) fn kill_group(pid: u32) {
+    let pid = pid as libc::pid_t;
+    // SAFETY: kill(2) has no memory effects; see above for why the ids name
+    // only the worker and its group.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
 /// Waits up to `grace` for `child` to exit on its own, then kills it;
-/// `true` if it exited on its own.
+/// `true` if it exited on its own. Either way its group is killed before
+/// it is reaped: the processes its tasks started may outlive it.
 pub(crate) fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
     let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_micros(50);
+    let mut backoff = Backoff::new(
+        Duration::ZERO,
+        Duration::from_micros(50),
+        Duration::from_millis(20),
+    );
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (status.into(), true),
-            Ok(None) if Instant::now() < deadline => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
+        match has_exited(child.id()) {
+            Ok(true) => {
+                kill_group(child.id());
+                return (wait(child), true);
+            }
+            Ok(false) if Instant::now() < deadline => backoff.wait(),
+            // Not our child to wait for (SIGCHLD ignored, so the kernel
+            // reaped it): its pid may be reused, so it is not signalled.
+            Err(error) if error.raw_os_error() == Some(libc::ECHILD) => {
+                return (wait(child), false);
             }
             _ => return (kill(child), false),
         }
     }
 }
 
+/// Whether child `pid` has exited, without reaping it (`WNOWAIT`): as a
+/// zombie it keeps its pid, and so its group id, from being reused while
+/// its group is killed.
+fn has_exited(pid: u32) -> io::Result<bool> {
+    // SAFETY: siginfo_t is plain data, for which all zeroes is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `info` is a valid siginfo_t that outlives the call.
+    if unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // With WNOHANG, a child that has not changed state leaves si_pid zero.
+    // SAFETY: waitid filled `info` (or left it zeroed).
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+/// Kills `child` and its group, then reaps it.
 pub(crate) fn kill(child: &mut Child) -> Exit {
-    let _ = child.kill();
+    kill_group(child.id());
+    wait(child)
+}
+
+fn wait(child: &mut Child) -> Exit {
     match child.wait() {
         Ok(status) => status.into(),
         // wait only fails if the child was already reaped, which this module

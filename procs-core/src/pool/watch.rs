@@ -1,5 +1,5 @@
-//! The watchdog: kills a worker whose task outlived its deadline, whose
-//! caller stopped listening, or whose pool was killed.
+//! The watchdog: kills a worker (with its process group) whose task outlived
+//! its deadline, whose caller stopped listening, or whose pool was killed.
 //!
 //! A slot thread blocks in `recv` while its worker runs; the only portable
 //! way to interrupt it is to kill the worker, which makes `recv` return. The
@@ -109,9 +109,9 @@ impl Watch {
                 };
                 watching_cancel |= entry.cancel.is_some();
                 if let Some(reason) = reason {
-                    // SAFETY: kill(2) has no memory effects; `pid` is our
-                    // unreaped child (see `Entry::pid`).
-                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                    // The worker and its group: `pid` is our unreaped
+                    // child (see `Entry::pid`), so neither id was reused.
+                    crate::pool::launch::kill_group(pid);
                     entry.killed = Some(reason);
                 }
             }

@@ -16,6 +16,15 @@ pub(crate) const ENV_MAX_MESSAGE: &str = "PROCS_MAX_MESSAGE";
 /// its life to; absent when the worker was started by hand.
 pub(crate) const ENV_PARENT_PID: &str = "PROCS_PARENT_PID";
 
+/// What a worker's argv[0] adds to the parent's, so that `ps` and `top`
+/// tell workers from their parent.
+pub(crate) const ARG0_MARKER: &str = " [procs worker]";
+/// What a worker's thread name (`/proc/PID/comm`, which OOM reports show)
+/// adds to the program's name.
+pub(crate) const COMM_MARKER: &str = "[w]";
+/// The longest thread name the kernel keeps, without its NUL.
+pub(crate) const COMM_LEN: usize = 15;
+
 /// Why a worker ended on its own outside any task: its exit code, distinct
 /// for each reason. The one list of procs' exit codes; the MPI transport
 /// keeps its own (118 and 119) beside them, and nothing else of procs exits

@@ -93,6 +93,7 @@ pub fn init() {
         .and_then(|v| v.parse().ok())
     {
         crate::worker::parent::die_with_parent(parent);
+        crate::worker::parent::name_worker();
     }
     let max = std::env::var(ENV_MAX_MESSAGE)
         .ok()

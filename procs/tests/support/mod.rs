@@ -55,3 +55,59 @@ pub(crate) fn open_fds() -> BTreeMap<u32, String> {
     }
     fds
 }
+
+/// Live processes (zombies left out) whose command line holds `marker`,
+/// wherever they were reparented: how the tests find the processes a task
+/// started (`sleep` with the marker as its argv[0]).
+pub(crate) fn marked(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let holds = cmdline
+            .split(|&b| b == 0)
+            .any(|arg| arg == marker.as_bytes());
+        if holds && stat(pid).is_some_and(|(state, _)| state != 'Z') {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Waits up to `bound` for `done`, polling: for what the kernel does on its
+/// own time (delivering a signal, reaping by PID 1). Never a measurement.
+pub(crate) fn wait_for(bound: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// SIGKILLs whatever still carries `marker` when dropped, so that a failing
+/// test leaves no `sleep 300` behind.
+pub(crate) struct Sweep(pub(crate) String);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        for pid in marked(&self.0) {
+            // SAFETY: kill(2) has no memory effects; a pid that died and was
+            // reused since the scan would need a whole pid-space wrap-around.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+}
