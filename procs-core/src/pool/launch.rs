@@ -1,5 +1,6 @@
 //! Starting, greeting and ending worker processes.
 
+use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
