@@ -30,7 +30,10 @@ fn an_error_type_that_hides_the_fault_fails_hostile_sizes() {
 }
 
 #[test]
-#[should_panic(expected = "spawned while two other links were up")]
+// Usually caught among the replacement workers only (the first four are
+// all spawned before any link is accepted), sometimes already among the
+// first four when the pool accepts one before spawning the next.
+#[should_panic(expected = "leaked into it")]
 fn an_inheritable_accepted_socket_fails_no_inherited_links() {
     procs_core::testkit::no_inherited_links(&Listening::<INHERITABLE_ACCEPT>);
 }
