@@ -98,11 +98,17 @@ pub(super) fn sleep_then_fds(ms: u64) -> (u32, Vec<String>) {
 /// Starts a process that outlives this worker (`sleep`, its standard
 /// streams on `/dev/null`), writes its pid to `pid_file`, then exits with
 /// `code`.
+///
+/// The sleeper leads a process group of its own, as a daemon would: the
+/// pool kills the worker's group with the worker, and a process that left
+/// the group is the one that survives it.
 #[procs_derive::remote(crate = crate)]
 pub(super) fn exit_leaving_a_grandchild(pid_file: String, code: i32) -> u32 {
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let sleeper = Command::new("sleep")
         .arg("60")
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
