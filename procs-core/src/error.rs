@@ -167,7 +167,8 @@ pub enum Error {
     /// facade.
     #[error(
         "no procs transport available; enable the `pipe` or `ipc` feature of `procs`, \
-         or give one with `Pool::builder().transport(...)`"
+         give one with `Pool::builder().transport(...)`, or make one the default with \
+         `procs::transport::register_default_transport!(...)`"
     )]
     NoTransport,
     /// A pool setting is out of range.

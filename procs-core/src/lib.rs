@@ -92,10 +92,16 @@ pub use worker::entry::init;
 /// ```
 pub mod transport {
     #[doc(inline)]
+    pub use crate::__register_default_transport as register_default_transport;
+    #[doc(inline)]
     pub use crate::__register_transport as register_transport;
+    pub use crate::contract::accept::{Accepting, Listener, accept_authenticated};
     pub use crate::contract::attach::Attach;
+    pub use crate::contract::child_watch::{ChildWatch, Woke};
     pub use crate::contract::frame;
-    pub use crate::contract::{BoxError, Channel, Transport};
+    pub use crate::contract::stream::StreamChannel;
+    pub use crate::contract::token::Token;
+    pub use crate::contract::{BoxError, Channel, Fault, Transport, fault_of};
     pub use crate::util::backoff::Backoff;
     pub use crate::worker::entry::serve;
 }

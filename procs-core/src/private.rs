@@ -8,6 +8,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub use linkme;
 
 pub use crate::api::builder::DEFAULT_TRANSPORT;
+pub use crate::api::default::{DEFAULT_TRANSPORTS, DefaultEntry};
 pub use crate::contract::registry::{TRANSPORTS, TransportEntry};
 pub use crate::remote::registry::{CallError, REMOTES, Remote};
 pub use crate::wire::detached::{Input, Output};

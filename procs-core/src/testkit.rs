@@ -36,6 +36,9 @@
 //! }
 //! ```
 //!
+//! The kit needs `Transport + Clone`: it clones the transport into every
+//! pool it builds and into the wrappers that simulate failing workers.
+//!
 //! Each check is also a function of its own, to run as separate tests and
 //! see at a glance which part of the contract broke:
 //!
@@ -65,10 +68,14 @@
 //! | [`empty_payloads`] | empty arguments and results, unit functions |
 //! | [`large_payloads`] | 64 MiB each way, and sizes around pipe and socket buffers |
 //! | [`many_workers`] | 8 workers running at once |
-//! | [`no_inherited_links`] | no worker inherits a sibling's link (close-on-exec) |
+//! | [`no_inherited_links`] | no worker, first or replacement, inherits a sibling's link (close-on-exec) |
 //! | [`message_limits`] | oversized messages fail their call, not the pool |
+//! | [`hostile_sizes`] | a peer that sends past the receiver's limit is refused by the receiver's `recv`, as a [`Fault::Protocol`](crate::transport::Fault) |
+//! | [`impostor_refused`] | a process that reaches the endpoint first, with the token (or another variable) altered, is refused; the real worker gets through |
 //! | [`worker_exits`] / [`worker_aborts`] | `exit` and `abort` mid-task are reported with their status |
+//! | [`grandchild_holds_nothing`] | a process a task started does not hold the link: the worker's death is still seen |
 //! | [`worker_dies_mid_message`] | a reply cut short is an error, never a wrong value or a hang |
+//! | [`reset_ends_recv`] | a worker that exits with the parent's data unread (a TCP reset) ends the parent's `send` and `recv` |
 //! | [`worker_exits_before_connecting`] | a worker that exits before connecting is reported promptly |
 //! | [`worker_never_connects`] | a worker that never connects is killed at the handshake deadline |
 //! | [`deadline_kills`] | a task past its deadline is killed and reported |
@@ -90,10 +97,30 @@
 //! reason. The whole kit takes a few seconds in a debug build. Each check
 //! panics with the transport's name and what went wrong.
 //!
+//! **The kit always ends.** Each check runs on a thread of its own under a
+//! deadline (15 s to 5 min, far above what a working transport needs; the
+//! variable `PROCS_TESTKIT_DEADLINE_SCALE` multiplies them all on a very
+//! slow machine). A check that runs past its deadline fails with its name,
+//! what it was waiting for and the likely cause, for example:
+//!
+//! ```text
+//! [my-transport] worker_exits_before_connecting: did not finish within 15s:
+//! waiting for a call on a pool whose worker exits before connecting (code 121)
+//! to fail; likely cause: `spawn` or the first `recv` waits for a connection
+//! without watching the child ...
+//! ```
+//!
+//! Its thread stays blocked in the transport (nothing can stop it from
+//! outside), and the checks after it in the same process refuse to run,
+//! naming it: read the first failure.
+//!
 //! The functions the kit registers are linked into every binary that
 //! enables the feature; they are never called outside the kit.
 
+mod deadline;
 mod failures;
+mod hostile;
+mod impostor;
 mod link;
 mod payloads;
 mod processes;
@@ -101,7 +128,6 @@ mod remote;
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::transport::Transport;
@@ -112,6 +138,8 @@ pub use failures::{
     deadline_kills, worker_aborts, worker_dies_mid_message, worker_exits,
     worker_exits_before_connecting, worker_never_connects,
 };
+pub use hostile::{grandchild_holds_nothing, hostile_sizes, reset_ends_recv};
+pub use impostor::impostor_refused;
 pub use link::{end_reaches_the_worker, hello_arrives_whole, kill_ends_recv};
 pub use payloads::{empty_payloads, large_payloads, message_limits, ordering, round_trips};
 pub use processes::{kill_and_reap, many_workers, no_inherited_links, no_leaked_descriptors};
@@ -122,12 +150,6 @@ const HANDSHAKE: Duration = Duration::from_secs(20);
 /// How long a check waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 1 << 30;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 fn builder<T: Transport + Clone>(transport: &T, workers: usize) -> Builder {
     Pool::builder()
@@ -159,7 +181,7 @@ fn pool<T: Transport + Clone>(transport: &T, workers: usize) -> Pool {
 /// When the transport breaks the contract; the message names the check.
 pub fn conformance<T: Transport + Clone>(transport: T) {
     type Check<T> = (&'static str, fn(&T));
-    let checks: [Check<T>; 18] = [
+    let checks: [Check<T>; 22] = [
         ("hello_arrives_whole", hello_arrives_whole::<T>),
         ("end_reaches_the_worker", end_reaches_the_worker::<T>),
         ("kill_ends_recv", kill_ends_recv::<T>),
@@ -170,9 +192,13 @@ pub fn conformance<T: Transport + Clone>(transport: T) {
         ("many_workers", many_workers::<T>),
         ("no_inherited_links", no_inherited_links::<T>),
         ("message_limits", message_limits::<T>),
+        ("hostile_sizes", hostile_sizes::<T>),
+        ("impostor_refused", impostor_refused::<T>),
         ("worker_exits", worker_exits::<T>),
         ("worker_aborts", worker_aborts::<T>),
+        ("grandchild_holds_nothing", grandchild_holds_nothing::<T>),
         ("worker_dies_mid_message", worker_dies_mid_message::<T>),
+        ("reset_ends_recv", reset_ends_recv::<T>),
         (
             "worker_exits_before_connecting",
             worker_exits_before_connecting::<T>,

@@ -28,7 +28,11 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// The crate's exported macros and the layer each belongs to.
-const MACROS: &[(&str, &str)] = &[("__register_transport", "contract"), ("proc", "api")];
+const MACROS: &[(&str, &str)] = &[
+    ("__register_transport", "contract"),
+    ("__register_default_transport", "api"),
+    ("proc", "api"),
+];
 
 /// The layer a source file (relative to `src/`) belongs to; `None` for the
 /// files outside the layers.

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use ipc_channel::IpcError;
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
-use procs_core::transport::Channel;
 use procs_core::transport::frame::FrameTooLarge;
+use procs_core::transport::{Channel, ChildWatch};
 
 use crate::conn::Conn;
 use crate::error::Error;
@@ -78,7 +78,8 @@ pub(crate) struct Pending {
     pub(crate) accepted: Receiver<Accepted>,
     /// The server's socket path, to release the accepting thread.
     pub(crate) server: String,
-    pub(crate) pid: u32,
+    /// The worker, watched without reaping it (a pidfd): the pool reaps it.
+    pub(crate) watch: ChildWatch,
 }
 
 impl IpcChannel {
@@ -157,7 +158,7 @@ impl Pending {
             match self.accepted.recv_timeout(pause) {
                 Ok(accepted) => return accepted,
                 Err(RecvTimeoutError::Disconnected) => return Err(lost()),
-                Err(RecvTimeoutError::Timeout) if exited(self.pid) => {
+                Err(RecvTimeoutError::Timeout) if self.watch.has_exited().unwrap_or(true) => {
                     // The worker is gone: its socket, if it connected, is
                     // closed, and a thread still in accept() is released.
                     release(&self.server);
@@ -187,7 +188,7 @@ impl Drop for IpcChannel {
 impl fmt::Debug for IpcChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let link = match &self.link {
-            Link::Pending(pending) => format!("waiting for worker {}", pending.pid),
+            Link::Pending(pending) => format!("waiting for worker ({:?})", pending.watch),
             Link::Ready(_) => "connected".to_owned(),
             Link::Gone => "gone".to_owned(),
         };
@@ -220,25 +221,6 @@ pub(crate) fn ipc_error(error: IpcError) -> io::Error {
         IpcError::Disconnected => io::ErrorKind::BrokenPipe.into(),
         IpcError::SerializationError(error) => Error::Malformed(error.into()).into_io(),
     }
-}
-
-/// Whether the child `pid` has exited, without reaping it: its owner (the
-/// pool) reaps it only after dropping this channel.
-fn exited(pid: u32) -> bool {
-    // SAFETY: an all-zero siginfo_t is valid; waitid only writes into it.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: WNOWAIT leaves the child waitable; the call touches nothing else.
-    let result = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    // An error (ECHILD) means someone already reaped it.
-    // SAFETY: waitid filled `info` (si_pid stays 0 if the child still runs).
-    result != 0 || unsafe { info.si_pid() } != 0
 }
 
 /// Releases a thread blocked in `accept` on the server at `path` by

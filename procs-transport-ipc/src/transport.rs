@@ -6,7 +6,7 @@ use std::thread;
 
 use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender};
 use procs_core::BoxError;
-use procs_core::transport::Transport;
+use procs_core::transport::{ChildWatch, Transport};
 
 use crate::channel::{IpcChannel, Pending};
 use crate::error::Error;
@@ -89,10 +89,18 @@ impl Transport for IpcTransport {
             let _ = child.wait();
             return Err(Error::AcceptThread(error).into());
         }
+        let watch = match ChildWatch::new(&child) {
+            Ok(watch) => watch,
+            Err(error) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(error.into());
+            }
+        };
         let pending = Pending {
             accepted,
             server: name,
-            pid: child.id(),
+            watch,
         };
         Ok((IpcChannel::pending(pending, max), child))
     }

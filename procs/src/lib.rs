@@ -124,8 +124,11 @@ pub use procs_core::{
 
 /// For transport authors: the contract a transport implements.
 ///
-/// Applications never need this module: they choose a transport with a
-/// feature flag or per pool (`Pool::builder().transport(...)`). A transport
+/// Applications rarely need this module: they choose a transport with a
+/// feature flag, per pool (`Pool::builder().transport(...)`), or make a
+/// third-party transport the default with
+/// [`register_default_transport!`](transport::register_default_transport),
+/// which takes precedence over the feature flags' default. A transport
 /// crate implements [`Transport`](transport::Transport) or
 /// [`Attach`](transport::Attach) and registers it with
 /// [`register_transport!`](transport::register_transport); workers that
@@ -150,10 +153,13 @@ pub use procs_core::{
 /// }
 /// ```
 pub mod transport {
-    pub use procs_core::transport::{Attach, BoxError, Channel, Transport, frame, serve};
+    pub use procs_core::transport::{
+        Accepting, Attach, BoxError, Channel, ChildWatch, Fault, Listener, StreamChannel, Token,
+        Transport, Woke, accept_authenticated, fault_of, frame, serve,
+    };
 
     #[doc(inline)]
-    pub use procs_core::transport::register_transport;
+    pub use procs_core::transport::{register_default_transport, register_transport};
 }
 
 #[doc(hidden)]

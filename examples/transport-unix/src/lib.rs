@@ -1,6 +1,7 @@
 //! A procs transport over a Unix socket pair, written the way a third-party
 //! crate would write one: it depends on `procs-core` alone (and `libc` for
-//! one `fcntl`), implements [`Transport`] and [`Channel`], registers itself,
+//! one `fcntl`), implements [`Transport`] (its channel is the contract's
+//! [`StreamChannel`]), registers itself,
 //! and proves itself with the conformance kit (`tests/conformance.rs`).
 //!
 //! Read it next to `docs/writing-a-transport.md`, which walks through it.
@@ -20,14 +21,14 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 use std::fmt;
-use std::io::{self, BufReader};
+use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
 use procs_core::BoxError;
-use procs_core::transport::{Channel, Transport, frame};
+use procs_core::transport::{StreamChannel, Transport};
 
 /// Names the worker's inherited socket: its descriptor number.
 const ENV_FD: &str = "PROCS_UNIX_FD";
@@ -49,7 +50,8 @@ pub struct UnixTransport {
     _private: (),
 }
 
-/// One end of a worker's socket pair.
+/// One end of a worker's socket pair: the contract's ready-made
+/// [`StreamChannel`], which frames messages and holds to the size limit.
 ///
 /// # Examples
 ///
@@ -63,38 +65,7 @@ pub struct UnixTransport {
 ///     UnixTransport::connect(1 << 20).expect("started by a procs pool")
 /// }
 /// ```
-#[derive(Debug)]
-pub struct UnixChannel {
-    /// Buffered for reading only: a frame header and a small body then cost
-    /// one `read`. Writes go straight to the socket (`write_frame` already
-    /// writes a small frame in one call).
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-    max_message_size: usize,
-}
-
-impl Channel for UnixChannel {
-    type Error = io::Error;
-
-    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        frame::write_frame(&mut self.writer, msg)
-    }
-
-    fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
-        frame::read_frame(&mut self.reader, self.max_message_size)
-    }
-}
-
-impl UnixChannel {
-    fn new(stream: UnixStream, max_message_size: usize) -> io::Result<UnixChannel> {
-        let writer = stream.try_clone()?;
-        Ok(UnixChannel {
-            reader: BufReader::with_capacity(64 * 1024, stream),
-            writer,
-            max_message_size,
-        })
-    }
-}
+pub type UnixChannel = StreamChannel<UnixStream>;
 
 impl Transport for UnixTransport {
     type Channel = UnixChannel;
@@ -116,7 +87,7 @@ impl Transport for UnixTransport {
         // Our copy of the child's end must go, or the parent would never
         // see the end of a dead worker.
         drop(fd);
-        Ok((UnixChannel::new(ours, max)?, child))
+        Ok((StreamChannel::new(ours, max), child))
     }
 
     fn connect(max: usize) -> Result<UnixChannel, BoxError> {
@@ -130,7 +101,7 @@ impl Transport for UnixTransport {
         // SAFETY: the parent passed this descriptor to this process alone,
         // and set_cloexec just proved it open.
         let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(raw) });
-        Ok(UnixChannel::new(stream, max)?)
+        Ok(StreamChannel::new(stream, max))
     }
 }
 

@@ -5,6 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::default::apply_default;
 use crate::api::pool::Pool;
 use crate::api::proc::Proc;
 use crate::contract::Transport;
@@ -19,7 +20,8 @@ use crate::pool::watch::Watch;
 use crate::wire::env::{DEFAULT_MAX_MESSAGE_SIZE, in_worker};
 
 /// The facade's choice of default transport, applied by [`Builder::build`]
-/// when none was given. Not a public API.
+/// when none was given and none was registered with
+/// `register_default_transport!`. Not a public API.
 #[doc(hidden)]
 #[linkme::distributed_slice]
 pub static DEFAULT_TRANSPORT: [fn(Builder) -> Builder];
@@ -295,7 +297,9 @@ impl Builder {
     /// when two `#[remote]` functions of the program share an ID,
     /// [`Error::NoTransport`]
     /// when no transport was given or enabled, [`Error::InvalidSetting`] for
-    /// a zero worker count, window, message size or task limit, the
+    /// a zero worker count, window, message size or task limit (and, with
+    /// setting `register_default_transport!`, when no transport was given
+    /// and two default transports are registered), the
     /// initializer's error if its proc could not be made, and
     /// [`Error::Spawn`] when a pool thread cannot be started.
     pub fn build(mut self) -> Result<Pool, Error> {
@@ -306,9 +310,8 @@ impl Builder {
         // when some call names it, maybe in production.
         crate::remote::registry::registry().check()?;
         if self.source.is_none() {
-            if let Some(apply_default) = DEFAULT_TRANSPORT.first() {
-                self = apply_default(self);
-            }
+            self = apply_default(self)
+                .map_err(|(setting, problem)| Error::InvalidSetting { setting, problem })?;
         }
         let source = self.source.ok_or(Error::NoTransport)?;
         if let Source::Spawn(transport) = &source {

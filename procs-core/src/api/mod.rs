@@ -3,6 +3,7 @@
 pub(crate) mod builder;
 pub(crate) mod call;
 pub(crate) mod call_async;
+pub(crate) mod default;
 pub(crate) mod pmap;
 pub(crate) mod pool;
 pub(crate) mod proc;

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::api::builder::Builder;
 use crate::api::call::Calls;
+use crate::api::default;
 use crate::api::pmap::procs_of;
 use crate::api::results::Results;
 use crate::api::unordered::Unordered;
@@ -84,6 +85,12 @@ impl Pool {
         static GLOBAL: OnceLock<Pool> = OnceLock::new();
         GLOBAL.get_or_init(|| match Pool::builder().build() {
             Ok(pool) => pool,
+            Err(Error::InvalidSetting { setting, .. }) if setting == default::AMBIGUOUS_SETTING => {
+                Pool::from_shared(Shared::refused(|| Error::InvalidSetting {
+                    setting: default::AMBIGUOUS_SETTING,
+                    problem: default::AMBIGUOUS_PROBLEM,
+                }))
+            }
             Err(Error::InsideWorker) => Pool::from_shared(Shared::refused(|| Error::InsideWorker)),
             Err(Error::NoTransport) => Pool::from_shared(Shared::refused(|| Error::NoTransport)),
             Err(Error::DuplicateId { .. }) => Pool::from_shared(Shared::refused(|| {

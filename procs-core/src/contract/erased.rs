@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::contract::BoxError;
 use crate::contract::attach::Attach;
-use crate::contract::{Channel, Transport};
+use crate::contract::{Channel, Fault, Transport};
 
 /// Where a pool's workers come from.
 #[derive(Clone)]
@@ -71,14 +71,47 @@ impl<T: Transport> ErasedTransport for T {
 
 impl<C: Channel> ErasedChannel for C {
     fn send(&mut self, msg: &[u8]) -> Result<(), BoxError> {
-        Channel::send(self, msg).map_err(Into::into)
+        Channel::send(self, msg).map_err(erase::<C>)
     }
 
     fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError> {
-        Channel::recv(self).map_err(Into::into)
+        Channel::recv(self).map_err(erase::<C>)
     }
 
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError> {
-        Channel::recv_into(self, buf).map_err(Into::into)
+        Channel::recv_into(self, buf).map_err(erase::<C>)
+    }
+}
+
+/// Boxes a channel's error, marking it when [`Channel::fault`] says the
+/// peer broke the protocol: once boxed, its type can no longer be asked.
+fn erase<C: Channel>(error: C::Error) -> BoxError {
+    match C::fault(&error) {
+        Fault::Protocol => Box::new(ProtocolFault(error.into())),
+        _ => error.into(),
+    }
+}
+
+/// A channel error that [`Channel::fault`] called [`Fault::Protocol`];
+/// shows as the error it wraps.
+#[derive(Debug)]
+pub(crate) struct ProtocolFault(BoxError);
+
+impl ProtocolFault {
+    /// Whether `error` is a channel error its channel called a protocol fault.
+    pub(crate) fn is(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+        error.is::<ProtocolFault>()
+    }
+}
+
+impl std::fmt::Display for ProtocolFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ProtocolFault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }

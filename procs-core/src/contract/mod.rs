@@ -1,9 +1,13 @@
 //! The contract between procs and the way it reaches its workers.
 
+pub(crate) mod accept;
 pub(crate) mod attach;
+pub(crate) mod child_watch;
 pub(crate) mod erased;
 pub mod frame;
 pub(crate) mod registry;
+pub(crate) mod stream;
+pub(crate) mod token;
 
 use std::process::{Child, Command};
 
@@ -44,6 +48,13 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// - **Empty messages** are valid and arrive as `Ok(Some(vec![]))`, not as
 ///   the end of the link (procs never sends one, but a transport over
 ///   datagrams must not confuse the two).
+/// - **What an error means** is [`fault`](Self::fault)'s answer, part of
+///   the contract: [`Fault::Protocol`] when the peer sent what it never
+///   should have (the pool then kills the worker at once), [`Fault::Gone`]
+///   when the link ended or broke. The default reads an [`std::io::Error`]
+///   of kind `InvalidData` anywhere in the error's source chain as
+///   `Protocol`, so a wrapping error type that keeps the `io::Error` as its
+///   source needs nothing more; one that does not overrides `fault`.
 /// - **After an error** the channel is dead: procs drops it and never calls it
 ///   again.
 ///
@@ -145,6 +156,114 @@ pub trait Channel: Send + 'static {
             None => Ok(false),
         }
     }
+
+    /// What `error`, returned by this channel, means for the link: whether
+    /// the peer broke the protocol or the link is gone.
+    ///
+    /// The pool asks this of every error, instead of looking inside it: a
+    /// worker whose channel says [`Fault::Protocol`] is alive and untrusted,
+    /// and is killed at once; on [`Fault::Gone`] it gets two seconds to exit
+    /// so that its exit status can be reported.
+    ///
+    /// The default is [`fault_of`]: `Protocol` when an [`std::io::Error`] of
+    /// kind [`InvalidData`](std::io::ErrorKind::InvalidData) is the error
+    /// or anywhere in its [`source`](std::error::Error::source) chain,
+    /// `Gone` otherwise. Override it when the error type carries the
+    /// distinction some other way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io;
+    /// use procs_core::transport::{Channel, Fault};
+    ///
+    /// #[derive(Debug)]
+    /// enum MyError { Garbage, Closed }
+    /// # impl std::fmt::Display for MyError {
+    /// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") }
+    /// # }
+    /// impl std::error::Error for MyError {}
+    ///
+    /// struct MyChannel;
+    /// impl Channel for MyChannel {
+    ///     type Error = MyError;
+    ///     fn send(&mut self, _: &[u8]) -> Result<(), MyError> { Err(MyError::Closed) }
+    ///     fn recv(&mut self) -> Result<Option<Vec<u8>>, MyError> { Err(MyError::Garbage) }
+    ///     fn fault(error: &MyError) -> Fault {
+    ///         match error {
+    ///             MyError::Garbage => Fault::Protocol,
+    ///             MyError::Closed => Fault::Gone,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(MyChannel::fault(&MyError::Garbage), Fault::Protocol);
+    /// ```
+    fn fault(error: &Self::Error) -> Fault {
+        fault_of(error)
+    }
+}
+
+/// What a channel error means for the link; see [`Channel::fault`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use procs_core::transport::{fault_of, Fault};
+///
+/// let oversized = io::Error::new(io::ErrorKind::InvalidData, "frame too large");
+/// assert_eq!(fault_of(&oversized), Fault::Protocol);
+/// assert_eq!(fault_of(&io::Error::from(io::ErrorKind::ConnectionReset)), Fault::Gone);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The peer sent what it never should have: a message over the limit,
+    /// a malformed frame. The peer is alive and untrusted.
+    Protocol,
+    /// The link ended or broke: the peer closed it or exited, the
+    /// connection was reset, the stream ended inside a message.
+    Gone,
+}
+
+/// The default of [`Channel::fault`]: [`Fault::Protocol`] when an
+/// [`std::io::Error`] of kind [`InvalidData`](std::io::ErrorKind::InvalidData)
+/// is `error` or in its source chain, [`Fault::Gone`] otherwise.
+///
+/// # Examples
+///
+/// A wrapping error type keeps the answer as long as it names the
+/// `io::Error` as its source:
+///
+/// ```
+/// use std::io;
+/// use procs_core::transport::{fault_of, Fault};
+///
+/// #[derive(Debug)]
+/// struct Wrapped(io::Error);
+/// impl std::fmt::Display for Wrapped {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("link failed") }
+/// }
+/// impl std::error::Error for Wrapped {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> { Some(&self.0) }
+/// }
+///
+/// let err = Wrapped(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+/// assert_eq!(fault_of(&err), Fault::Protocol);
+/// ```
+pub fn fault_of(error: &(dyn std::error::Error + 'static)) -> Fault {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::InvalidData)
+        {
+            return Fault::Protocol;
+        }
+        next = error.source();
+    }
+    Fault::Gone
 }
 
 /// A way to start worker processes and reach them.

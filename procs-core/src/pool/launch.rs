@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::contract::BoxError;
-use crate::contract::erased::ErasedChannel;
+use crate::contract::erased::{ErasedChannel, ProtocolFault};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::pool::watch::{Killed, Watch};
@@ -124,12 +124,11 @@ pub(crate) fn lost_reason(
     }
 }
 
-/// Whether a channel error means the peer sent what it never should have:
-/// the worker is alive and untrusted, so it is killed without grace.
+/// Whether a channel error means the peer sent what it never should have
+/// (its channel's `Channel::fault` said so): the worker is alive and
+/// untrusted, so it is killed without grace.
 pub(crate) fn is_protocol_error(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    error
-        .downcast_ref::<io::Error>()
-        .is_some_and(|e| e.kind() == io::ErrorKind::InvalidData)
+    ProtocolFault::is(error)
 }
 
 /// SIGKILLs the process group that worker `pid` leads, then the worker

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::Duration;
 
-use super::remote::{echo, pid, rendezvous, sleep_then_echo};
+use super::deadline::{checks, guarded};
+use super::remote::{echo, pid, rendezvous, sleep_then_echo, sleep_then_fds};
 use super::support::{Blob, ScratchDir, children, eventually, open_fds, pattern};
-use super::{PATIENCE, builder, no_new_children, pool, serial};
+use super::{PATIENCE, builder, no_new_children, pool};
 use crate::proc;
 use crate::transport::Transport;
 
@@ -26,16 +27,17 @@ use crate::transport::Transport;
 ///
 /// When the transport breaks the contract.
 pub fn many_workers<T: Transport + Clone>(transport: &T) {
-    let _serial = serial();
-    let met = meet(transport, 8);
-    let pids: BTreeSet<u32> = met.iter().map(|m| m.0).collect();
-    assert_eq!(
-        pids.len(),
-        8,
-        "[{}] 8 tasks ran in {} workers",
-        T::NAME,
-        pids.len()
-    );
+    guarded(&checks::MANY_WORKERS, transport, |transport: &T| {
+        let met = meet(transport, 8);
+        let pids: BTreeSet<u32> = met.iter().map(|m| m.0).collect();
+        assert_eq!(
+            pids.len(),
+            8,
+            "[{}] 8 tasks ran in {} workers",
+            T::NAME,
+            pids.len()
+        );
+    })
 }
 
 /// No worker inherits another worker's link: every worker of a four-worker
@@ -55,17 +57,37 @@ pub fn many_workers<T: Transport + Clone>(transport: &T) {
 ///
 /// When the transport breaks the contract.
 pub fn no_inherited_links<T: Transport + Clone>(transport: &T) {
-    let _serial = serial();
-    let lone = meet(transport, 1).pop().expect("one worker").1;
-    for (pid, fds) in meet(transport, 4) {
-        assert!(
-            fds.len() <= lone.len(),
-            "[{}] worker {pid} of four holds {} descriptors, a lone worker {}: a sibling's link leaked into it\nlone: {lone:#?}\nthis one: {fds:#?}",
-            T::NAME,
-            fds.len(),
-            lone.len(),
-        );
-    }
+    guarded(&checks::NO_INHERITED_LINKS, transport, |transport: &T| {
+        let name = T::NAME;
+        let lone = meet(transport, 1).pop().expect("one worker").1;
+        for (pid, fds) in meet(transport, 4) {
+            assert!(
+                fds.len() <= lone.len(),
+                "[{name}] worker {pid} of four holds {} descriptors, a lone worker {}: a sibling's link leaked into it\nlone: {lone:#?}\nthis one: {fds:#?}",
+                fds.len(),
+                lone.len(),
+            );
+        }
+        // Replacement workers are spawned while the other links are up (and,
+        // for a connecting transport, accepted): the parent's ends of those
+        // links must not leak into them either.
+        let pool = builder(transport, 3)
+            .max_tasks_per_worker(1)
+            .build()
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        let reports: Vec<(u32, Vec<String>)> = pool
+            .pmap(sleep_then_fds, (0..9).map(|_| 50))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        for (pid, fds) in reports {
+            assert!(
+                fds.len() <= lone.len(),
+                "[{name}] replacement worker {pid}, spawned while two other links were up, holds {} descriptors, a lone worker {}: the parent's end of another link leaked into it (an accepted or created descriptor not close-on-exec)\nlone: {lone:#?}\nthis one: {fds:#?}",
+                fds.len(),
+                lone.len(),
+            );
+        }
+    })
 }
 
 /// Starts `parties` workers and has each report its pid and descriptors
@@ -101,43 +123,44 @@ fn meet<T: Transport + Clone>(transport: &T, parties: u32) -> Vec<(u32, Vec<Stri
 ///
 /// When the transport breaks the contract.
 pub fn kill_and_reap<T: Transport + Clone>(transport: &T) {
-    let _serial = serial();
-    let name = T::NAME;
-    let before = children();
-    let killed = pool(transport, 3);
-    let busy = {
-        let pool = killed.clone();
-        thread::spawn(move || {
-            pool.pmap(sleep_then_echo, (0..6).map(|i| (i, 30_000)))
-                .collect::<Vec<_>>()
-        })
-    };
-    thread::sleep(Duration::from_millis(100));
-    killed.kill();
-    let left: Vec<u32> = children().difference(&before).copied().collect();
-    assert!(
-        left.is_empty(),
-        "[{name}] workers {left:?} outlived Pool::kill"
-    );
-    let results = busy.join().expect("the caller thread");
-    assert!(
-        results.iter().all(Result::is_err),
-        "[{name}] calls survived Pool::kill: {results:?}"
-    );
-    drop(killed);
+    guarded(&checks::KILL_AND_REAP, transport, |transport: &T| {
+        let name = T::NAME;
+        let before = children();
+        let killed = pool(transport, 3);
+        let busy = {
+            let pool = killed.clone();
+            thread::spawn(move || {
+                pool.pmap(sleep_then_echo, (0..6).map(|i| (i, 30_000)))
+                    .collect::<Vec<_>>()
+            })
+        };
+        thread::sleep(Duration::from_millis(100));
+        killed.kill();
+        let left: Vec<u32> = children().difference(&before).copied().collect();
+        assert!(
+            left.is_empty(),
+            "[{name}] workers {left:?} outlived Pool::kill"
+        );
+        let results = busy.join().expect("the caller thread");
+        assert!(
+            results.iter().all(Result::is_err),
+            "[{name}] calls survived Pool::kill: {results:?}"
+        );
+        drop(killed);
 
-    let dropped = pool(transport, 2);
-    for _ in 0..4 {
-        dropped
-            .call(proc!(pid()))
-            .unwrap_or_else(|e| panic!("[{name}] {e}"));
-    }
-    drop(dropped);
-    let left: Vec<u32> = children().difference(&before).copied().collect();
-    assert!(
-        left.is_empty(),
-        "[{name}] workers {left:?} outlived their pool"
-    );
+        let dropped = pool(transport, 2);
+        for _ in 0..4 {
+            dropped
+                .call(proc!(pid()))
+                .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        }
+        drop(dropped);
+        let left: Vec<u32> = children().difference(&before).copied().collect();
+        assert!(
+            left.is_empty(),
+            "[{name}] workers {left:?} outlived their pool"
+        );
+    })
 }
 
 /// Spawning and retiring many workers, with inline-sized and large
@@ -156,32 +179,37 @@ pub fn kill_and_reap<T: Transport + Clone>(transport: &T) {
 ///
 /// When the transport breaks the contract.
 pub fn no_leaked_descriptors<T: Transport + Clone>(transport: &T) {
-    let _serial = serial();
-    let name = T::NAME;
-    let fds = open_fds();
-    let kids = children();
-    {
-        let pool = builder(transport, 2)
-            .max_tasks_per_worker(1)
-            .build()
-            .unwrap_or_else(|e| panic!("[{name}] {e}"));
-        let blobs: Vec<Blob> = (0..12u8)
-            .map(|i| Blob(pattern([10, 100_000, 1 << 20][usize::from(i % 3)], i)))
-            .collect();
-        let got: Vec<Blob> = pool
-            .pmap(echo, blobs.clone())
-            .collect::<Result<_, _>>()
-            .unwrap_or_else(|e| panic!("[{name}] {e}"));
-        assert!(got == blobs, "[{name}] echo came back altered");
-    }
-    if !eventually(PATIENCE, || open_fds().len() <= fds.len()) {
-        let now = open_fds();
-        let new: Vec<&String> = now.iter().filter(|fd| !fds.contains(fd)).collect();
-        panic!(
-            "[{name}] the parent holds {} descriptors after the pool is gone, {} before; new ones: {new:#?}",
-            now.len(),
-            fds.len()
-        );
-    }
-    no_new_children::<T>(&kids);
+    guarded(
+        &checks::NO_LEAKED_DESCRIPTORS,
+        transport,
+        |transport: &T| {
+            let name = T::NAME;
+            let fds = open_fds();
+            let kids = children();
+            {
+                let pool = builder(transport, 2)
+                    .max_tasks_per_worker(1)
+                    .build()
+                    .unwrap_or_else(|e| panic!("[{name}] {e}"));
+                let blobs: Vec<Blob> = (0..12u8)
+                    .map(|i| Blob(pattern([10, 100_000, 1 << 20][usize::from(i % 3)], i)))
+                    .collect();
+                let got: Vec<Blob> = pool
+                    .pmap(echo, blobs.clone())
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_else(|e| panic!("[{name}] {e}"));
+                assert!(got == blobs, "[{name}] echo came back altered");
+            }
+            if !eventually(PATIENCE, || open_fds().len() <= fds.len()) {
+                let now = open_fds();
+                let new: Vec<&String> = now.iter().filter(|fd| !fds.contains(fd)).collect();
+                panic!(
+                    "[{name}] the parent holds {} descriptors after the pool is gone, {} before; new ones: {new:#?}",
+                    now.len(),
+                    fds.len()
+                );
+            }
+            no_new_children::<T>(&kids);
+        },
+    )
 }

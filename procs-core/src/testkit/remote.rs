@@ -86,3 +86,44 @@ pub(super) fn die_while_replying(len: u64, delay_us: u64, abort: bool) -> Blob {
     });
     Blob(vec![0xa5; len as usize])
 }
+
+/// Sleeps `ms` milliseconds (so that the other workers are up meanwhile),
+/// then says who it is and what it holds open.
+#[procs_derive::remote(crate = crate)]
+pub(super) fn sleep_then_fds(ms: u64) -> (u32, Vec<String>) {
+    thread::sleep(Duration::from_millis(ms));
+    (std::process::id(), open_fds())
+}
+
+/// Starts a process that outlives this worker (`sleep`, its standard
+/// streams on `/dev/null`), writes its pid to `pid_file`, then exits with
+/// `code`.
+///
+/// The sleeper leads a process group of its own, as a daemon would: the
+/// pool kills the worker's group with the worker, and a process that left
+/// the group is the one that survives it.
+#[procs_derive::remote(crate = crate)]
+pub(super) fn exit_leaving_a_grandchild(pid_file: String, code: i32) -> u32 {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let sleeper = Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    if let Ok(sleeper) = sleeper {
+        let _ = std::fs::write(pid_file, sleeper.id().to_string());
+    }
+    std::process::exit(code)
+}
+
+/// Exits with code 3 after 20 ms, leaving unread whatever the parent sent
+/// meanwhile (a TCP socket closed so sends a reset). A fixed ID, so that
+/// [`reset_ends_recv`](super::reset_ends_recv) can call it by hand.
+#[procs_derive::remote(crate = crate, id = "procs-testkit-exit-soon")]
+pub(super) fn exit_soon() -> u32 {
+    thread::sleep(Duration::from_millis(20));
+    std::process::exit(3)
+}
