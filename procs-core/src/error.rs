@@ -113,7 +113,9 @@ pub enum Error {
         name: &'static str,
     },
     /// The arguments or the return value of a function could not be encoded.
-    #[error("failed to encode the {payload} of `{id}`")]
+    // The cause is in the message too (issue 11): a `main` returning this
+    // error, or a plain `{err}`, would otherwise hide what actually failed.
+    #[error("failed to encode the {payload} of `{id}`: {source}")]
     Encode {
         /// The ID of the function.
         id: String,
@@ -124,7 +126,7 @@ pub enum Error {
         source: BoxError,
     },
     /// The arguments or the return value of a function could not be decoded.
-    #[error("failed to decode the {payload} of `{id}`")]
+    #[error("failed to decode the {payload} of `{id}`: {source}")]
     Decode {
         /// The ID of the function.
         id: String,
@@ -196,13 +198,14 @@ pub enum Error {
     /// The transport failed to send or receive a message.
     #[error("transport failed")]
     Transport(#[source] BoxError),
-    /// A pool was started inside a procs worker process.
+    /// A pool was started, or a call made, inside a procs worker process,
+    /// for example by a `#[remote]` function that itself uses procs.
     ///
-    /// Workers never start pools of their own, so that a program whose
-    /// worker entry is missing cannot become a fork bomb.
+    /// Workers never start pools of their own, so that nested use cannot
+    /// multiply processes without bound.
     #[error(
-        "cannot start a procs pool inside a procs worker; call `procs::init()` first thing in `main` \
-         so that worker processes never reach the code that starts pools"
+        "cannot use procs inside a procs worker: nested pools are refused; return the data to the \
+         caller and run the next stage from there"
     )]
     InsideWorker,
     /// The pool was shut down before the task ran.
@@ -319,5 +322,31 @@ mod size {
     fn errors_stay_small() {
         // Every pending result has room for one; see `Error::Panicked`.
         assert!(std::mem::size_of::<super::Error>() <= 64);
+    }
+}
+
+#[cfg(test)]
+mod display {
+    use super::{Error, Payload};
+
+    #[test]
+    fn decode_names_its_cause() {
+        let err = Error::Decode {
+            id: "app::f".into(),
+            payload: Payload::Arguments,
+            source: "unexpected end of input".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "failed to decode the arguments of `app::f`: unexpected end of input"
+        );
+    }
+
+    #[test]
+    fn inside_worker_advises_returning_to_the_caller() {
+        let msg = Error::InsideWorker.to_string();
+        assert!(msg.contains("nested"), "{msg}");
+        assert!(msg.contains("return the data to the caller"), "{msg}");
+        assert!(!msg.contains("procs::init"), "{msg}");
     }
 }
