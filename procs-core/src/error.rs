@@ -91,7 +91,7 @@ pub enum Error {
     /// No function is registered under the requested ID in the worker.
     #[error(
         "no remote function registered with id `{id}` (known: {})",
-        KnownIds(known)
+        KnownIds { wanted: id, known }
     )]
     UnknownFunction {
         /// The ID that was asked for.
@@ -107,7 +107,10 @@ pub enum Error {
         id: String,
     },
     /// The function given to `proc!` or `pmap` carries no `#[remote]` attribute.
-    #[error("`{name}` is not a #[remote] function; add #[remote] to its definition")]
+    #[error(
+        "`{name}` is not a #[remote] function: closures and function pointers are not supported; \
+         define a named function with #[remote] and pass it by name"
+    )]
     NotRemote {
         /// The function's type name.
         name: &'static str,
@@ -299,21 +302,52 @@ impl fmt::Display for Location {
     }
 }
 
-struct KnownIds<'a>(&'a [String]);
+/// How many known IDs an [`Error::UnknownFunction`] message lists: enough to
+/// spot a typo, few enough that a large program's registry stays readable.
+const KNOWN_SHOWN: usize = 10;
+
+struct KnownIds<'a> {
+    wanted: &'a str,
+    known: &'a [String],
+}
 
 impl fmt::Display for KnownIds<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
+        if self.known.is_empty() {
             return f.write_str("none");
         }
-        for (i, id) in self.0.iter().enumerate() {
+        // The closest first: a mistyped or moved ID is usually one of them.
+        let mut ranked: Vec<&String> = self.known.iter().collect();
+        ranked.sort_by_cached_key(|id| (edit_distance(self.wanted, id), id.as_str()));
+        for (i, id) in ranked.iter().take(KNOWN_SHOWN).enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
             write!(f, "`{id}`")?;
         }
+        let more = ranked.len().saturating_sub(KNOWN_SHOWN);
+        if more > 0 {
+            write!(f, " and {more} more")?;
+        }
         Ok(())
     }
+}
+
+/// Levenshtein distance over chars; IDs are short, so the quadratic cost is
+/// negligible next to the failed call that reports it.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -339,6 +373,41 @@ mod display {
         assert_eq!(
             err.to_string(),
             "failed to decode the arguments of `app::f`: unexpected end of input"
+        );
+    }
+
+    #[test]
+    fn unknown_function_lists_the_closest_ten_and_counts_the_rest() {
+        let mut known: Vec<String> = (0..15).map(|i| format!("app::other{i:02}")).collect();
+        known.push("app::square".into());
+        let err = Error::UnknownFunction {
+            id: "app::sqaure".into(),
+            known,
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "no remote function registered with id `app::sqaure` (known: `app::square`, "
+            ),
+            "{msg}"
+        );
+        assert_eq!(msg.matches('`').count(), 2 + 2 * 10, "{msg}");
+        assert!(msg.ends_with(" and 6 more)"), "{msg}");
+    }
+
+    #[test]
+    fn not_remote_says_what_to_do() {
+        let msg = Error::NotRemote {
+            name: "app::main::{{closure}}",
+        }
+        .to_string();
+        assert!(
+            msg.contains("closures and function pointers are not supported"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("define a named function with #[remote]"),
+            "{msg}"
         );
     }
 
