@@ -66,8 +66,9 @@
 //!
 //! - A `std::env::set_var` or `std::env::set_current_dir` in the parent
 //!   reaches only workers started after it. Workers are replaced when they
-//!   die, so one pool can hold workers from before and after such a change. For a uniform view, set them first and build the
-//!   pool after (or pass the values as arguments).
+//!   die, so one pool can hold workers from before and after such a change.
+//!   For a uniform view, set them first and build the pool after (or pass
+//!   the values as arguments).
 //! - Statics and anything else `main` sets up are not set in a worker: it
 //!   never runs `main`. Pass what a function needs as its arguments.
 //! - A `#[remote]` function that itself uses procs (a pool, [`call`],
