@@ -83,7 +83,7 @@ pub enum Error {
     /// No function is registered under the requested ID in the worker.
     #[error(
         "no remote function registered with id `{id}` (known: {})",
-        KnownIds(known)
+        KnownIds { wanted: id, known }
     )]
     UnknownFunction {
         /// The ID that was asked for.
@@ -107,13 +107,18 @@ pub enum Error {
         definitions: Vec<(String, Location)>,
     },
     /// The function given to `proc!` or `pmap` carries no `#[remote]` attribute.
-    #[error("`{name}` is not a #[remote] function; add #[remote] to its definition")]
+    #[error(
+        "`{name}` is not a #[remote] function: closures and function pointers are not supported; \
+         define a named function with #[remote] and pass it by name"
+    )]
     NotRemote {
         /// The function's type name.
         name: &'static str,
     },
     /// The arguments or the return value of a function could not be encoded.
-    #[error("failed to encode the {payload} of `{id}`")]
+    // The cause is in the message too (issue 11): a `main` returning this
+    // error, or a plain `{err}`, would otherwise hide what actually failed.
+    #[error("failed to encode the {payload} of `{id}`: {source}")]
     Encode {
         /// The ID of the function.
         id: String,
@@ -124,7 +129,7 @@ pub enum Error {
         source: BoxError,
     },
     /// The arguments or the return value of a function could not be decoded.
-    #[error("failed to decode the {payload} of `{id}`")]
+    #[error("failed to decode the {payload} of `{id}`: {source}")]
     Decode {
         /// The ID of the function.
         id: String,
@@ -200,13 +205,14 @@ pub enum Error {
     /// The transport failed to send or receive a message.
     #[error("transport failed")]
     Transport(#[source] BoxError),
-    /// A pool was started inside a procs worker process.
+    /// A pool was started, or a call made, inside a procs worker process,
+    /// for example by a `#[remote]` function that itself uses procs.
     ///
-    /// Workers never start pools of their own, so that a program whose
-    /// worker entry is missing cannot become a fork bomb.
+    /// Workers never start pools of their own, so that nested use cannot
+    /// multiply processes without bound.
     #[error(
-        "cannot start a procs pool inside a procs worker; call `procs::init()` first thing in `main` \
-         so that worker processes never reach the code that starts pools"
+        "cannot use procs inside a procs worker: nested pools are refused; return the data to the \
+         caller and run the next stage from there"
     )]
     InsideWorker,
     /// The pool was shut down before the task ran.
@@ -255,18 +261,32 @@ impl fmt::Display for Definitions<'_> {
     }
 }
 
-struct KnownIds<'a>(&'a [String]);
+/// How many known IDs an [`Error::UnknownFunction`] message lists: enough to
+/// spot a typo, few enough that a large program's registry stays readable.
+const KNOWN_SHOWN: usize = 10;
+
+struct KnownIds<'a> {
+    wanted: &'a str,
+    known: &'a [String],
+}
 
 impl fmt::Display for KnownIds<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
+        if self.known.is_empty() {
             return f.write_str("none");
         }
-        for (i, id) in self.0.iter().enumerate() {
+        // The closest first: a mistyped or moved ID is usually one of them.
+        let mut ranked: Vec<&String> = self.known.iter().collect();
+        ranked.sort_by_cached_key(|id| (edit_distance(self.wanted, id), id.as_str()));
+        for (i, id) in ranked.iter().take(KNOWN_SHOWN).enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
             write!(f, "`{id}`")?;
+        }
+        let more = ranked.len().saturating_sub(KNOWN_SHOWN);
+        if more > 0 {
+            write!(f, " and {more} more")?;
         }
         Ok(())
     }
@@ -284,11 +304,89 @@ impl From<Malformed> for Error {
     }
 }
 
+/// Levenshtein distance over chars; IDs are short, so the quadratic cost is
+/// negligible next to the failed call that reports it.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod size {
     #[test]
     fn errors_stay_small() {
         // Every pending result has room for one; see `Error::Panicked`.
         assert!(std::mem::size_of::<super::Error>() <= 64);
+    }
+}
+
+#[cfg(test)]
+mod display {
+    use super::{Error, Payload};
+
+    #[test]
+    fn decode_names_its_cause() {
+        let err = Error::Decode {
+            id: "app::f".into(),
+            payload: Payload::Arguments,
+            source: "unexpected end of input".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "failed to decode the arguments of `app::f`: unexpected end of input"
+        );
+    }
+
+    #[test]
+    fn unknown_function_lists_the_closest_ten_and_counts_the_rest() {
+        let mut known: Vec<String> = (0..15).map(|i| format!("app::other{i:02}")).collect();
+        known.push("app::square".into());
+        let err = Error::UnknownFunction {
+            id: "app::sqaure".into(),
+            known,
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(
+                "no remote function registered with id `app::sqaure` (known: `app::square`, "
+            ),
+            "{msg}"
+        );
+        assert_eq!(msg.matches('`').count(), 2 + 2 * 10, "{msg}");
+        assert!(msg.ends_with(" and 6 more)"), "{msg}");
+    }
+
+    #[test]
+    fn not_remote_says_what_to_do() {
+        let msg = Error::NotRemote {
+            name: "app::main::{{closure}}",
+        }
+        .to_string();
+        assert!(
+            msg.contains("closures and function pointers are not supported"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("define a named function with #[remote]"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn inside_worker_advises_returning_to_the_caller() {
+        let msg = Error::InsideWorker.to_string();
+        assert!(msg.contains("nested"), "{msg}");
+        assert!(msg.contains("return the data to the caller"), "{msg}");
+        assert!(!msg.contains("procs::init"), "{msg}");
     }
 }

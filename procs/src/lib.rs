@@ -87,6 +87,30 @@
 //!
 //! `examples/examples/async_server.rs` is a tokio server that hands
 //! CPU-heavy and crash-prone work to procs.
+//! # What a worker is
+//!
+//! A worker is a separate process, not a thread. It copies the environment,
+//! the current directory and the command-line arguments when it starts, and
+//! from then on is on its own:
+//!
+//! - A `std::env::set_var` or `std::env::set_current_dir` in the parent
+//!   reaches only workers started after it. Workers are replaced when they
+//!   die, so one pool can hold workers from before and after such a change.
+//!   For a uniform view, set them first and build the pool after (or pass
+//!   the values as arguments).
+//! - Statics and anything else `main` sets up are not set in a worker: it
+//!   never runs `main`. Pass what a function needs as its arguments.
+//! - A `#[remote]` function that itself uses procs (a pool, [`call`],
+//!   [`pmap`]) gets [`Error::InsideWorker`]: nested pools are refused. Return
+//!   the data to the caller and run the next stage from there.
+//!
+//! # Wire format limits
+//!
+//! Arguments and results cross as bincode, which is not self-describing:
+//! `serde_json::Value`, `#[serde(untagged)]`, internally tagged enums
+//! (`#[serde(tag = "...")]`) and `skip_serializing_if` compile but fail at run
+//! time with [`Error::Encode`] or [`Error::Decode`]. Use a plain struct or
+//! enum, or encode such a value to bytes or a `String` yourself.
 //!
 //! # Feature flags
 //!

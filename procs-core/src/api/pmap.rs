@@ -80,6 +80,7 @@ where
     F: RemoteFn<Args>,
     I: Iterator<Item = F::Item>,
 {
+    crate::api::proc::assert_fn_item::<F>();
     // Looked up once, not per item: a tiny call costs little more than this.
     let remote = crate::remote::registry::registry().by_type(std::any::TypeId::of::<F>());
     let mut scratch = Vec::new();

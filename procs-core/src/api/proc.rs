@@ -63,6 +63,7 @@ impl<R> Proc<R> {
     where
         F: RemoteFn<Args, Output = R>,
     {
+        assert_fn_item::<F>();
         let Some(remote) = registry().by_type(std::any::TypeId::of::<F>()) else {
             let name = std::any::type_name::<F>();
             return Proc::failed(Error::NotRemote { name });
@@ -226,4 +227,20 @@ macro_rules! proc {
     ($($f:ident)::+ ( $($arg:expr),* $(,)? )) => {
         $crate::Proc::new($($f)::+, ($($arg,)*))
     };
+}
+
+/// Refuses, at compile time, a function pointer or a capturing closure as a
+/// remote function: a worker finds the function by its type, and such a value
+/// carries what it calls (or captures) in data no worker can see. `#[remote]`
+/// function items are zero-sized; a non-capturing closure is too, and is
+/// caught at run time with [`Error::NotRemote`] instead.
+pub(crate) fn assert_fn_item<F>() {
+    // Inline const: evaluated when `F` is known, so `cargo build` rejects it.
+    const {
+        assert!(
+            size_of::<F>() == 0,
+            "procs: closures and function pointers are not supported as remote functions; \
+             define a named function with #[remote] and pass it by name"
+        )
+    }
 }
