@@ -12,6 +12,7 @@ pub use crate::api::default::{DEFAULT_TRANSPORTS, DefaultEntry};
 pub use crate::contract::registry::{TRANSPORTS, TransportEntry};
 pub use crate::remote::registry::{CallError, REMOTES, Remote};
 pub use crate::wire::detached::{Input, Output};
+use crate::wire::value::{argument_error, result_error};
 pub use crate::worker::entry::connect_and_serve;
 
 /// The `TypeId` of a function item, named by value because it cannot be
@@ -26,7 +27,10 @@ pub fn type_id_of<T: 'static>(_: &T) -> TypeId {
 ///
 /// When the bytes do not decode as a `T`.
 pub fn decode_arg<T: Value>(input: &mut Input<'_>) -> Result<T, CallError> {
-    input.take().map_err(CallError::DecodeArgs)
+    let position = input.taken + 1;
+    input
+        .take()
+        .map_err(|error| CallError::DecodeArgs(argument_error::<T>(position, error)))
 }
 
 /// Checks that the arguments were all used.
@@ -45,7 +49,8 @@ pub fn end_args(input: &Input<'_>) -> Result<(), CallError> {
 ///
 /// When the value does not encode.
 pub fn encode_result<R: Value>(value: R, out: &mut Output<'_>) -> Result<(), CallError> {
-    out.put(value).map_err(CallError::EncodeResult)
+    out.put(value)
+        .map_err(|error| CallError::EncodeResult(result_error::<R>(error)))
 }
 
 /// What `#[remote]` requires of each parameter and return type; the macro

@@ -224,6 +224,14 @@ pub use default_transport::DefaultTransport;
 /// every pool refuses to start with [`Error::DuplicateId`], which names both
 /// definitions, and no call runs.
 ///
+/// Arguments and results cross as bincode, which is not self-describing:
+/// `serde_json::Value`, `#[serde(untagged)]` and internally tagged enums,
+/// `#[serde(flatten)]` and `skip_serializing_if` compile but fail at run time
+/// with an [`Error::Decode`] (or [`Error::Encode`]) that names the function,
+/// the argument's position and type or the result's type, bincode's cause,
+/// and this limit. Use plain structs and enums, or encode such a value to
+/// bytes or a `String` yourself.
+///
 /// Misuse is a compile error on the offending tokens: generic or `async`
 /// functions, `self` receivers, reference or `impl Trait` arguments, unknown
 /// or repeated attribute arguments.

@@ -27,7 +27,10 @@ fn double(x: u32) -> u32 {
 #[remote]
 fn nested() -> String {
     match pmap(double, 0..2u32).next() {
-        Some(Err(error)) => format!("{error:?}: {error}"),
+        Some(Err(procs::Error::InsideWorker)) => {
+            format!("InsideWorker: {}", procs::Error::InsideWorker)
+        }
+        Some(Err(error)) => format!("another error: {error}"),
         other => format!("not refused: {other:?}"),
     }
 }

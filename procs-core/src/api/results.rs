@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Payload};
 use crate::pool::job::Reply;
 use crate::pool::stream::RawResults;
+use crate::wire::value::result_error;
 
 /// An iterator over the results of [`call`](crate::call) or
 /// [`pmap`](crate::pmap), in input order.
@@ -101,6 +102,6 @@ pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
     value.map_err(|source| Error::Decode {
         id: id.to_owned(),
         payload: Payload::Result,
-        source,
+        source: result_error::<R>(source),
     })
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::contract::BoxError;
 use crate::wire::detached::Output;
+use crate::wire::value::argument_error;
 
 /// A function that can run in a worker: implemented for every `Fn` of up to
 /// twelve arguments, so that `proc!` and `pmap` learn a function's argument
@@ -99,7 +100,7 @@ where
 
 impl<F: Fn(A) -> R, A: Serialize + 'static, R> sealed::EncodeArgs<(A,)> for F {
     fn encode_args((a,): (A,), out: &mut Output<'_>) -> Result<(), BoxError> {
-        out.put(a)
+        out.put(a).map_err(|error| argument_error::<A>(1, error))
     }
 }
 
@@ -131,7 +132,11 @@ macro_rules! remote_fn_tuple {
         {
             #[allow(non_snake_case, reason = "the type names double as bindings")]
             fn encode_args(($($arg,)+): ($($arg,)+), out: &mut Output<'_>) -> Result<(), BoxError> {
-                $(out.put($arg)?;)+
+                let mut position = 0;
+                $(
+                    position += 1;
+                    out.put($arg).map_err(|error| argument_error::<$arg>(position, error))?;
+                )+
                 Ok(())
             }
         }

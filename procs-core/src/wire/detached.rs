@@ -71,6 +71,8 @@ impl Output<'_> {
 pub struct Input<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) detached: std::vec::IntoIter<Vec<u8>>,
+    /// Values taken so far, so that an error can say which one failed.
+    pub(crate) taken: usize,
 }
 
 impl<'a> Input<'a> {
@@ -78,11 +80,13 @@ impl<'a> Input<'a> {
         Input {
             bytes,
             detached: detached.into_iter(),
+            taken: 0,
         }
     }
 
     /// Takes the next value, a detached buffer if the marker stands there.
     pub(crate) fn take<T: DeserializeOwned + 'static>(&mut self) -> Result<T, BoxError> {
+        self.taken += 1;
         let mut slot: Option<T> = None;
         if let [MARKER, rest @ ..] = self.bytes {
             if let Some(buf) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Vec<u8>>>() {

@@ -111,3 +111,37 @@ fn take_varint(input: &mut &[u8]) -> Result<u64, BoxError> {
     *input = &rest[width..];
     Ok(u64::from_le_bytes(buf))
 }
+
+/// A codec error about argument `position` (from 1) of type `T`: what the
+/// error says it failed on, for a human.
+pub(crate) fn argument_error<T: ?Sized>(position: usize, error: BoxError) -> BoxError {
+    let type_name = std::any::type_name::<T>();
+    format!("argument {position} (`{type_name}`): {error}").into()
+}
+
+/// A codec error about a return value of type `T`.
+pub(crate) fn result_error<T: ?Sized>(error: BoxError) -> BoxError {
+    let type_name = std::any::type_name::<T>();
+    format!("`{type_name}`: {error}").into()
+}
+
+/// What to do about a codec error that comes from bincode not being
+/// self-describing, if the error looks like one; `None` otherwise.
+pub(crate) fn limitation_hint(cause: &str) -> Option<&'static str> {
+    if cause.contains("AnyNotSupported") {
+        Some(
+            "the wire format (bincode) is not self-describing, so types that need \
+             `deserialize_any` cannot cross: `serde_json::Value`, `#[serde(untagged)]` \
+             and internally tagged (`#[serde(tag = ...)]`) enums, `#[serde(flatten)]`; \
+             use a plain struct or enum, or encode the value to bytes or a `String` yourself",
+        )
+    } else if cause.contains("UnexpectedEnd") || cause.contains("trailing bytes") {
+        Some(
+            "if the type skips fields when encoding (`#[serde(skip_serializing_if)]`), \
+             bincode cannot decode it: the wire format is not self-describing, so every \
+             field must always be written",
+        )
+    } else {
+        None
+    }
+}

@@ -7,7 +7,7 @@ use crate::wire::env::{self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, Worker
 /// Serves calls on `channel` until the parent closes it, then exits the
 /// process: what a worker that something else launched (an MPI rank, a
 /// remote host) runs instead of `main`, for a pool that
-/// [attaches](crate::contract::Attach) to it.
+/// [attaches](crate::transport::Attach) to it.
 ///
 /// From here on, the process refuses to start pools of its own.
 ///

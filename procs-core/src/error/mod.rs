@@ -9,6 +9,8 @@ use crate::remote::registry::Duplicate;
 use crate::wire::codec::Malformed;
 use crate::wire::panic::{Location, PanicInfo};
 
+mod debug;
+
 /// Errors returned by [`call`](crate::Pool::call), [`pmap`](crate::Pool::pmap)
 /// and the [`Pool`](crate::Pool).
 ///
@@ -27,7 +29,7 @@ use crate::wire::panic::{Location, PanicInfo};
 ///     "no remote function registered with id `app::gone` (known: `app::here`)"
 /// );
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The remote function panicked; the worker caught the panic and lives on.
@@ -118,7 +120,7 @@ pub enum Error {
     /// The arguments or the return value of a function could not be encoded.
     // The cause is in the message too (issue 11): a `main` returning this
     // error, or a plain `{err}`, would otherwise hide what actually failed.
-    #[error("failed to encode the {payload} of `{id}`: {source}")]
+    #[error("failed to encode the {payload} of `{id}`: {source}{}", Hint(source))]
     Encode {
         /// The ID of the function.
         id: String,
@@ -129,7 +131,7 @@ pub enum Error {
         source: BoxError,
     },
     /// The arguments or the return value of a function could not be decoded.
-    #[error("failed to decode the {payload} of `{id}`: {source}")]
+    #[error("failed to decode the {payload} of `{id}`: {source}{}", Hint(source))]
     Decode {
         /// The ID of the function.
         id: String,
@@ -244,6 +246,19 @@ impl fmt::Display for Payload {
             Payload::Arguments => "arguments",
             Payload::Result => "return value",
         })
+    }
+}
+
+/// The advice for a codec error that comes from the wire format's limits,
+/// if it looks like one.
+struct Hint<'a>(&'a BoxError);
+
+impl fmt::Display for Hint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match crate::wire::value::limitation_hint(&self.0.to_string()) {
+            Some(hint) => write!(f, " ({hint})"),
+            None => Ok(()),
+        }
     }
 }
 
