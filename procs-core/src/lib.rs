@@ -98,6 +98,7 @@ pub mod transport {
     pub use crate::contract::accept::{Accepting, Listener, accept_authenticated};
     pub use crate::contract::attach::Attach;
     pub use crate::contract::child_watch::{ChildWatch, Woke};
+    pub use crate::contract::fd::above_stdio;
     pub use crate::contract::frame;
     pub use crate::contract::stream::StreamChannel;
     pub use crate::contract::token::Token;

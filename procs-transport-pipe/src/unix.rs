@@ -7,7 +7,7 @@ use std::{mem, ptr};
 
 use interprocess::unnamed_pipe::{Recver, Sender};
 use procs_core::BoxError;
-use procs_core::transport::{Channel, Transport, frame};
+use procs_core::transport::{Channel, Transport, above_stdio, frame};
 
 use crate::error::Error;
 use crate::splice;
@@ -161,20 +161,6 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: F_SETPIPE_SZ only resizes the pipe's buffer.
     unsafe { libc::fcntl(tx.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER) };
     Ok((above_stdio(rx)?, above_stdio(tx)?))
-}
-
-/// `fd`, moved above 0, 1 and 2 if it is one of them, close-on-exec.
-fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: F_DUPFD_CLOEXEC returns a new fd that we then own.
-    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: dup is a fresh, open fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
 }
 
 /// Room for one `SCM_RIGHTS` message of two fds, aligned for `cmsghdr`.

@@ -178,8 +178,8 @@ pub use procs_core::{
 /// ```
 pub mod transport {
     pub use procs_core::transport::{
-        Accepting, Attach, BoxError, Channel, ChildWatch, Fault, Listener, StreamChannel, Token,
-        Transport, Woke, accept_authenticated, fault_of, frame, serve,
+        Accepting, Attach, Backoff, BoxError, Channel, ChildWatch, Fault, Listener, StreamChannel,
+        Token, Transport, Woke, above_stdio, accept_authenticated, fault_of, frame, serve,
     };
 
     #[doc(inline)]

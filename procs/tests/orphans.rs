@@ -5,11 +5,14 @@
 //! Without `PROCS_TEST_ORPHAN_PARENT` set, `orphan_parent` does nothing.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use procs::{Pool, proc, remote};
+use support::{KillOnDrop, TempDir};
+
+mod support;
 
 const ROLE: &str = "PROCS_TEST_ORPHAN_PARENT";
 const WORKERS: usize = 3;
@@ -80,25 +83,6 @@ fn orphan_parent() {
     std::thread::sleep(Duration::from_secs(120));
 }
 
-/// Removes the test's directory, failed or not.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Kills the parent if the test fails before it does.
-struct Parent(Child);
-
-impl Drop for Parent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `(state, ppid, start time)` of a process, if it exists.
 fn stat(pid: u32) -> Option<(char, u32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -113,9 +97,7 @@ fn stat(pid: u32) -> Option<(char, u32, u64)> {
 
 #[test]
 fn workers_exit_when_their_parent_is_killed() {
-    let dir = TempDir(std::env::temp_dir().join(format!("procs-orphans-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("orphans");
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -128,7 +110,7 @@ fn workers_exit_when_their_parent_is_killed() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the parent starts");
-    let mut parent = Parent(child);
+    let mut parent = KillOnDrop(child);
     let parent_pid = parent.0.id();
 
     // Read the parent's report on a thread, so that a parent that hangs

@@ -11,12 +11,12 @@
 
 mod support;
 
-use support::{Sweep, marked, wait_for};
+use support::{KillOnDrop, Sweep, TempDir, marked, wait_for};
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -190,38 +190,10 @@ fn a_crash_kills_what_the_task_started() {
     assert_gone(&marker, "crash");
 }
 
-/// Removes the test's directory, failed or not.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("procs-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Kills the helper if the test fails before it does.
-struct Helper(Child);
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Re-runs this binary as a helper that runs only the test `name`, with
 /// `role` set to `dir`; in a process group of its own, so that what the
 /// test sends to the helper's group never reaches the test harness.
-fn helper(name: &str, role: &str, dir: &Path) -> (Helper, mpsc::Receiver<String>) {
+fn helper(name: &str, role: &str, dir: &Path) -> (KillOnDrop, mpsc::Receiver<String>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(role, dir)
@@ -242,7 +214,7 @@ fn helper(name: &str, role: &str, dir: &Path) -> (Helper, mpsc::Receiver<String>
             }
         }
     });
-    (Helper(child), lines)
+    (KillOnDrop(child), lines)
 }
 
 /// Waits for the helper to print `what` (libtest may have written

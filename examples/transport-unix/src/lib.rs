@@ -28,7 +28,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
 use procs_core::BoxError;
-use procs_core::transport::{StreamChannel, Transport};
+use procs_core::transport::{StreamChannel, Transport, above_stdio};
 
 /// Names the worker's inherited socket: its descriptor number.
 const ENV_FD: &str = "PROCS_UNIX_FD";
@@ -75,7 +75,7 @@ impl Transport for UnixTransport {
         // std makes both sockets close-on-exec: no other child, whoever
         // spawns it, can inherit them.
         let (ours, theirs) = UnixStream::pair()?;
-        let fd = above_stdio(theirs)?;
+        let fd = above_stdio(theirs.into())?;
         let raw = fd.as_raw_fd();
         cmd.env(ENV_FD, raw.to_string());
         // SAFETY: fcntl is async-signal-safe; between fork and exec it
@@ -134,21 +134,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// Moves `fd` above 0, 1 and 2, which the child's stdio set-up overwrites.
-fn above_stdio(fd: UnixStream) -> io::Result<OwnedFd> {
-    let fd = OwnedFd::from(fd);
-    if fd.as_raw_fd() > 2 {
-        return Ok(fd);
-    }
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we then own.
-    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `dup` is a fresh, open descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
-}
 
 fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: F_GETFD/F_SETFD only read and write the descriptor's flags.

@@ -176,30 +176,29 @@ impl ChildWatch {
     }
 
     fn exited_by_waitid(&self) -> io::Result<bool> {
-        // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid writes into `info`, which lives across the call;
-        // WNOWAIT leaves the child for the pool to reap.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                self.pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
-            )
-        };
-        if r < 0 {
-            let error = io::Error::last_os_error();
+        match exited_unreaped(self.pid as u32) {
             // Already reaped by the pool: it has exited.
-            return if error.raw_os_error() == Some(libc::ECHILD) {
-                Ok(true)
-            } else {
-                Err(error)
-            };
+            Err(error) if error.raw_os_error() == Some(libc::ECHILD) => Ok(true),
+            other => other,
         }
-        // SAFETY: waitid filled `info`; si_pid is 0 when no child changed state.
-        Ok(unsafe { info.si_pid() } != 0)
     }
+}
+
+/// Whether child `pid` has exited, without reaping it (`WNOWAIT`): the
+/// zombie keeps its pid, and so its process group id, from being reused, and
+/// is left for whoever owns the `Child` to reap. `ECHILD` if it is not (or no
+/// longer) a child to wait for.
+pub(crate) fn exited_unreaped(pid: u32) -> io::Result<bool> {
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: waitid writes into `info`, which lives across the call.
+    if unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // With WNOHANG, a child that has not changed state leaves si_pid zero.
+    // SAFETY: waitid filled `info` (or left it zeroed).
+    Ok(unsafe { info.si_pid() } != 0)
 }
 
 impl AsRawFd for ChildWatch {

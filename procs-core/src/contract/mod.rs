@@ -4,6 +4,7 @@ pub(crate) mod accept;
 pub(crate) mod attach;
 pub(crate) mod child_watch;
 pub(crate) mod erased;
+pub(crate) mod fd;
 pub mod frame;
 pub(crate) mod registry;
 pub(crate) mod stream;

@@ -1,11 +1,11 @@
 //! Starting, greeting and ending worker processes.
 
-use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::contract::BoxError;
+use crate::contract::child_watch::exited_unreaped;
 use crate::contract::erased::{ErasedChannel, ProtocolFault};
 use crate::error::Error;
 use crate::exit::Exit;
@@ -160,7 +160,7 @@ pub(crate) fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
         Duration::from_millis(20),
     );
     loop {
-        match has_exited(child.id()) {
+        match exited_unreaped(child.id()) {
             Ok(true) => {
                 kill_group(child.id());
                 return (wait(child), true);
@@ -174,22 +174,6 @@ pub(crate) fn reap(child: &mut Child, grace: Duration) -> (Exit, bool) {
             _ => return (kill(child), false),
         }
     }
-}
-
-/// Whether child `pid` has exited, without reaping it (`WNOWAIT`): as a
-/// zombie it keeps its pid, and so its group id, from being reused while
-/// its group is killed.
-fn has_exited(pid: u32) -> io::Result<bool> {
-    // SAFETY: siginfo_t is plain data, for which all zeroes is valid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
-    // SAFETY: `info` is a valid siginfo_t that outlives the call.
-    if unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // With WNOHANG, a child that has not changed state leaves si_pid zero.
-    // SAFETY: waitid filled `info` (or left it zeroed).
-    Ok(unsafe { info.si_pid() } != 0)
 }
 
 /// Kills `child` and its group, then reaps it.

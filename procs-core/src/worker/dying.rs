@@ -38,9 +38,11 @@ thread_local! {
     static TASK_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Installs the worker's panic hook. `record` keeps a task's panic for its
+/// Installs the worker's panic hook; called on the thread that runs the
+/// tasks, which it marks as such. `record` keeps a task's panic for its
 /// failure; other threads' panics go to std's default hook.
 pub(super) fn install_hook(record: fn(PanicInfo)) {
+    TASK_THREAD.with(|t| t.set(true));
     let default = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let on_task = TASK_THREAD.with(Cell::get);
@@ -71,7 +73,6 @@ pub(super) fn while_running<C: Channel, R>(
     seq: u64,
     task: impl FnOnce() -> R,
 ) -> R {
-    TASK_THREAD.with(|t| t.set(true));
     if !cfg!(panic = "abort") {
         return task();
     }

@@ -7,23 +7,20 @@ use std::collections::BTreeMap;
 /// This process's children, zombies included, as `(pid, state)`.
 pub(crate) fn children() -> Vec<(u32, char)> {
     let me = std::process::id();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some((state, ppid)) = stat(pid) {
-            if ppid == me {
-                found.push((pid, state));
-            }
-        }
-    }
-    found
+    pids()
+        .filter_map(|pid| {
+            stat(pid)
+                .filter(|&(_, ppid)| ppid == me)
+                .map(|(state, _)| (pid, state))
+        })
+        .collect()
+}
+
+/// Every process in `/proc`.
+fn pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
 }
 
 /// `(state, ppid)` of a process, if it exists.
@@ -60,27 +57,17 @@ pub(crate) fn open_fds() -> BTreeMap<u32, String> {
 /// wherever they were reparented: how the tests find the processes a task
 /// started (`sleep` with the marker as its argv[0]).
 pub(crate) fn marked(marker: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc is readable") {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let holds = cmdline
-            .split(|&b| b == 0)
-            .any(|arg| arg == marker.as_bytes());
-        if holds && stat(pid).is_some_and(|(state, _)| state != 'Z') {
-            found.push(pid);
-        }
-    }
-    found
+    pids()
+        .filter(|&pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let holds = cmdline
+                .split(|&b| b == 0)
+                .any(|arg| arg == marker.as_bytes());
+            holds && stat(pid).is_some_and(|(state, _)| state != 'Z')
+        })
+        .collect()
 }
 
 /// Waits up to `bound` for `done`, polling: for what the kernel does on its
@@ -109,5 +96,35 @@ impl Drop for Sweep {
             // reused since the scan would need a whole pid-space wrap-around.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         }
+    }
+}
+
+/// A fresh directory for a test's files, removed when dropped, failed test
+/// or not.
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(test: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("procs-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("a temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A helper process the test started, killed and reaped if the test fails
+/// before it does.
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
