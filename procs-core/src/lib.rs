@@ -55,7 +55,7 @@ pub use api::proc::Proc;
 pub use api::results::Results;
 pub use api::unordered::Unordered;
 pub use contract::BoxError;
-pub use error::{Error, Payload};
+pub use error::{CallContext, Error, Payload};
 pub use exit::Exit;
 pub use remote::remote_fn::RemoteFn;
 pub use wire::panic::{Location, PanicInfo};

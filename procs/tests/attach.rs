@@ -155,7 +155,7 @@ fn a_pool_serves_through_workers_it_did_not_start() {
     let lost = std::thread::spawn(move || workers.call(proc!(die())));
     let died = lost.join().expect("no panic");
     assert!(
-        matches!(died, Err(Error::WorkerLost { ref id }) if id == "attach::die"),
+        matches!(died, Err(Error::WorkerLost { ref id, .. }) if id == "attach::die"),
         "{died:?}"
     );
     for child in &mut children {

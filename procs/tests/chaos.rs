@@ -150,19 +150,19 @@ fn plan(seed: u64) -> Vec<Fate> {
 fn check(i: u32, fate: Fate, result: &Result<u64, Error>) -> Result<(), String> {
     let ok = match (fate, result) {
         (Fate::Value, Ok(v)) => *v == value(i),
-        (Fate::Panic, Err(Error::Panicked { id, panic })) => {
+        (Fate::Panic, Err(Error::Panicked { id, panic, .. })) => {
             id == "chaos::chaos" && panic.message == format!("chaos {i}")
         }
-        (Fate::Abort | Fate::ChildAbort, Err(Error::WorkerDied { id, exit })) => {
+        (Fate::Abort | Fate::ChildAbort, Err(Error::WorkerDied { id, exit, .. })) => {
             id == "chaos::chaos" && exit.signal() == Some(libc::SIGABRT)
         }
-        (Fate::Segfault, Err(Error::WorkerDied { id, exit })) => {
+        (Fate::Segfault, Err(Error::WorkerDied { id, exit, .. })) => {
             id == "chaos::chaos" && exit.signal() == Some(libc::SIGSEGV)
         }
-        (Fate::Exit3, Err(Error::WorkerDied { id, exit })) => {
+        (Fate::Exit3, Err(Error::WorkerDied { id, exit, .. })) => {
             id == "chaos::chaos" && exit.code() == Some(3)
         }
-        (Fate::Oversleep | Fate::ChildOversleep, Err(Error::Timeout { id, timeout })) => {
+        (Fate::Oversleep | Fate::ChildOversleep, Err(Error::Timeout { id, timeout, .. })) => {
             id == "chaos::chaos" && *timeout == DEADLINE
         }
         _ => false,

@@ -103,7 +103,7 @@ fn worker_died(pool: &Pool, p: Proc<u32>, want_id: &str) -> (procs::Exit, String
     let err = pool.call(p).unwrap_err();
     let msg = err.to_string();
     match err {
-        Error::WorkerDied { id, exit } => {
+        Error::WorkerDied { id, exit, .. } => {
             assert_eq!(id, want_id);
             assert!(msg.contains(&format!("`{want_id}`")), "{msg}");
             (exit, msg)
@@ -118,7 +118,7 @@ fn panic_reports_message_and_location() {
     let err = pool.call(proc!(panics(7))).unwrap_err();
     let msg = err.to_string();
     match err {
-        Error::Panicked { id, panic } => {
+        Error::Panicked { id, panic, .. } => {
             assert_eq!(id, "failures::panics");
             assert_eq!(panic.message, "refusing to handle 7");
             let location = panic.location.expect("the panic has a location");
@@ -144,7 +144,7 @@ fn panic_payloads_of_every_kind() {
         other => panic!("expected Panicked, got {other:?}"),
     }
     match pool.call(proc!(panics_with_any(0))) {
-        Err(Error::Panicked { id, panic }) => {
+        Err(Error::Panicked { id, panic, .. }) => {
             assert_eq!(id, "failures::panics_with_any");
             assert!(!panic.message.is_empty());
             assert!(panic.location.is_some());
@@ -375,7 +375,7 @@ fn timeout_kills_only_the_late_task() {
     let err = b.unwrap_err();
     let msg = err.to_string();
     match err {
-        Error::Timeout { id, timeout } => {
+        Error::Timeout { id, timeout, .. } => {
             assert_eq!(id, "failures::sleep_ms");
             assert_eq!(timeout, Duration::from_millis(200));
             assert!(

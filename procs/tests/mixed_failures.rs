@@ -92,17 +92,17 @@ fn mixed_failures_in_their_positions_and_nothing_left_behind() {
     for (i, result) in (0..ITEMS).zip(&results) {
         match (fate(i), result) {
             (Fate::Value(want), Ok(got)) => assert_eq!(*got, want, "item {i}"),
-            (Fate::Panic, Err(Error::Panicked { id, panic })) => {
+            (Fate::Panic, Err(Error::Panicked { id, panic, .. })) => {
                 assert_eq!(id, "mixed_failures::chaos", "item {i}");
                 assert_eq!(panic.message, format!("chaos panics at {i}"));
                 failures[0] += 1;
             }
-            (Fate::Abort, Err(Error::WorkerDied { id, exit })) => {
+            (Fate::Abort, Err(Error::WorkerDied { id, exit, .. })) => {
                 assert_eq!(id, "mixed_failures::chaos", "item {i}");
                 assert_eq!(exit.signal(), Some(libc::SIGABRT), "item {i}: {exit}");
                 failures[1] += 1;
             }
-            (Fate::Segfault, Err(Error::WorkerDied { id, exit })) => {
+            (Fate::Segfault, Err(Error::WorkerDied { id, exit, .. })) => {
                 assert_eq!(id, "mixed_failures::chaos", "item {i}");
                 assert_eq!(exit.signal(), Some(libc::SIGSEGV), "item {i}: {exit}");
                 assert_eq!(exit.signal_name(), Some("SIGSEGV"));

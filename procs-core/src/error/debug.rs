@@ -56,6 +56,7 @@ mod test {
         let err = Error::Panicked {
             id: "app::f".into(),
             panic: Box::new(panic),
+            context: Default::default(),
         };
         let report = format!("{err:?}");
         assert_eq!(

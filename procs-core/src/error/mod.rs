@@ -9,7 +9,10 @@ use crate::remote::registry::Duplicate;
 use crate::wire::codec::Malformed;
 use crate::wire::panic::{Location, PanicInfo};
 
+mod context;
 mod debug;
+
+pub use context::CallContext;
 
 /// Errors returned by [`call`](crate::Pool::call), [`pmap`](crate::Pool::pmap)
 /// and the [`Pool`](crate::Pool).
@@ -33,7 +36,7 @@ mod debug;
 #[non_exhaustive]
 pub enum Error {
     /// The remote function panicked; the worker caught the panic and lives on.
-    #[error("remote function `{id}` panicked at {panic}")]
+    #[error("remote function `{id}` panicked at {panic}{context}")]
     Panicked {
         /// The ID of the function that panicked.
         id: String,
@@ -41,23 +44,29 @@ pub enum Error {
         /// the worker) backtrace. Boxed: every result of a batch carries room
         /// for an `Error`, so the enum is kept small.
         panic: Box<PanicInfo>,
+        /// What the pool recorded about the call.
+        context: CallContext,
     },
     /// The worker process died (abort, segfault, `exit`, kill) while it held
     /// this task. The pool replaces the worker; only this task fails.
-    #[error("worker died while running `{id}`: {exit}")]
+    #[error("worker died while running `{id}`: {exit}{context}")]
     WorkerDied {
         /// The ID of the function the worker was running.
         id: String,
         /// How the worker ended: an exit code or a signal.
         exit: Exit,
+        /// What the pool recorded about the call.
+        context: CallContext,
     },
     /// The task ran past its deadline; its worker was killed and replaced.
-    #[error("remote function `{id}` timed out after {timeout:?}")]
+    #[error("remote function `{id}` timed out after {timeout:?}{context}")]
     Timeout {
         /// The ID of the function.
         id: String,
         /// The deadline the task was given.
         timeout: Duration,
+        /// What the pool recorded about the call.
+        context: CallContext,
     },
     /// A new worker did not complete its handshake in time and was killed.
     #[error("worker did not complete its handshake within {timeout:?}")]
@@ -77,10 +86,12 @@ pub enum Error {
     },
     /// The link to an attached worker (one the pool did not start) broke
     /// while it held this task; the pool cannot tell how the worker ended.
-    #[error("lost the link to the worker running `{id}`")]
+    #[error("lost the link to the worker running `{id}`{context}")]
     WorkerLost {
         /// The ID of the function the worker was running.
         id: String,
+        /// What the pool recorded about the call.
+        context: CallContext,
     },
     /// No function is registered under the requested ID in the worker.
     #[error(

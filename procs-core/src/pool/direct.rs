@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::util::sync::lock;
 
-use crate::error::Error;
+use crate::error::{CallContext, Error};
 use crate::pool::job::Reply;
 use crate::pool::launch::{Worker, lost_reason, retire};
 use crate::pool::spec::Spec;
@@ -157,6 +157,7 @@ fn round_trip(worker: &mut Worker, request: &[u8], mut spec: Spec) -> Result<Ans
             return Ok(Answer::Dying(Error::Panicked {
                 id: spec.id.to_owned(),
                 panic: Box::new(panic),
+                context: CallContext::default(),
             }));
         }
         Ok(Message::Response(outcomes)) if outcomes.len() == 1 => {

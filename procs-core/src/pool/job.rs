@@ -9,7 +9,7 @@ use std::time::Duration;
 use atomic_waker::AtomicWaker;
 use crossbeam_channel::Sender;
 
-use crate::error::{Error, Payload};
+use crate::error::{CallContext, Error, Payload};
 use crate::wire::codec::Failure;
 use crate::wire::detached::{Args, Input};
 
@@ -222,6 +222,7 @@ impl Failure {
             Failure::Panicked(panic) => Error::Panicked {
                 id,
                 panic: Box::new(panic),
+                context: CallContext::default(),
             },
             Failure::UnknownFunction { known } => Error::UnknownFunction { id, known },
             Failure::DuplicateId => Error::DuplicateId {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::contract::BoxError;
 use crate::contract::child_watch::exited_unreaped;
 use crate::contract::erased::{ErasedChannel, ProtocolFault};
-use crate::error::Error;
+use crate::error::{CallContext, Error};
 use crate::exit::Exit;
 use crate::pool::watch::{Killed, Watch};
 use crate::remote::registry::registry;
@@ -116,8 +116,12 @@ pub(crate) fn lost_reason(
         Some((exit, true)) => Error::WorkerDied {
             id: id.to_owned(),
             exit,
+            context: CallContext::default(),
         },
-        None if attached && !garbage => Error::WorkerLost { id: id.to_owned() },
+        None if attached && !garbage => Error::WorkerLost {
+            id: id.to_owned(),
+            context: CallContext::default(),
+        },
         _ => Error::Transport(
             error.unwrap_or_else(|| "worker closed its channel but kept running".into()),
         ),

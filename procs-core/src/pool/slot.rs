@@ -21,7 +21,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::contract::BoxError;
 use crate::contract::erased::{ErasedChannel, Source};
-use crate::error::Error;
+use crate::error::{CallContext, Error};
 use crate::exit::Exit;
 use crate::pool::direct::Lent;
 use crate::pool::job::Job;
@@ -411,6 +411,7 @@ fn killed_error(reason: Killed, id: &str) -> Error {
         Killed::Deadline(timeout) => Error::Timeout {
             id: id.to_owned(),
             timeout,
+            context: CallContext::default(),
         },
         Killed::Handshake(timeout) => Error::HandshakeTimeout { timeout },
         Killed::Cancelled | Killed::Pool => Error::PoolClosed,

@@ -19,7 +19,7 @@ fn deadline_kills_the_late_task_only() {
     let err = late.unwrap_err();
     let msg = err.to_string();
     match err {
-        Error::Timeout { id, timeout } => {
+        Error::Timeout { id, timeout, .. } => {
             assert_eq!(id, "reliability::nap");
             assert_eq!(timeout, Duration::from_millis(300));
         }
@@ -69,7 +69,7 @@ fn pool_deadline_applies_unless_the_proc_sets_its_own() {
         .collect();
     assert_eq!(got.len(), 4);
     let timeout_of = |r: &Result<u32, Error>| match r {
-        Err(Error::Timeout { id, timeout }) => {
+        Err(Error::Timeout { id, timeout, .. }) => {
             assert_eq!(id, "reliability::nap");
             *timeout
         }

@@ -120,7 +120,7 @@ fn failing_initializer_fails_each_task_without_hang_or_spawn_loop() {
             Err(err @ Error::InitializerFailed { id, source }) => {
                 assert_eq!(id, "reliability::init_logs_then_panics");
                 match &**source {
-                    Error::Panicked { id, panic } => {
+                    Error::Panicked { id, panic, .. } => {
                         assert_eq!(id, "reliability::init_logs_then_panics");
                         assert_eq!(panic.message, "initializer refuses");
                         let location = panic.location.as_ref().expect("a location");

@@ -1,7 +1,7 @@
 //! A worker's last words under `panic = "abort"` (see `worker/dying.rs`).
 
 use super::{Sent, Slot};
-use crate::error::Error;
+use crate::error::{CallContext, Error};
 use crate::wire::codec::{self, Message};
 
 impl Slot {
@@ -36,6 +36,7 @@ impl Slot {
                     [Err(Error::Panicked {
                         id: id.to_owned(),
                         panic: Box::new(panic.clone()),
+                        context: CallContext::default(),
                     })],
                 );
             } else {

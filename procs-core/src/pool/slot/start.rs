@@ -2,7 +2,7 @@
 
 use super::{Slot, Trip, killed_error, send_all};
 use crate::contract::erased::Source;
-use crate::error::Error;
+use crate::error::{CallContext, Error};
 use crate::pool::launch::{Worker, check_hello, worker_command};
 use crate::pool::watch::Killed;
 use crate::wire::codec::{self, Message};
@@ -106,6 +106,7 @@ impl Slot {
                         Message::Dying { panic, .. } => Err(Error::Panicked {
                             id: init.id.to_owned(),
                             panic: Box::new(panic),
+                            context: CallContext::default(),
                         }),
                         _ => Err(Error::Malformed("response")),
                     })
