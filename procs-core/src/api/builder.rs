@@ -14,6 +14,7 @@ use crate::contract::erased::Source;
 use crate::error::Error;
 use crate::pool::CallSettings;
 use crate::pool::direct::Lent;
+use crate::pool::retry::Policy;
 use crate::pool::slot::SlotConfig;
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
@@ -52,6 +53,7 @@ pub struct Builder {
     handshake_timeout: Duration,
     max_tasks_per_worker: Option<usize>,
     initializer: Option<Result<Spec, Error>>,
+    retry: Policy,
 }
 
 impl Builder {
@@ -66,6 +68,7 @@ impl Builder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_tasks_per_worker: None,
             initializer: None,
+            retry: Policy::default(),
         }
     }
 
@@ -281,6 +284,55 @@ impl Builder {
         self
     }
 
+    /// Runs a call again, up to `retries` more times, when its worker dies
+    /// ([`Error::WorkerDied`], [`Error::WorkerLost`]) or it times out
+    /// ([`Error::Timeout`]); none by default. [`Proc::retries`] overrides it
+    /// per call.
+    ///
+    /// Each retry runs on another worker (the dead one is replaced) after a
+    /// short backoff, without holding up other calls. Panics are retried
+    /// only with [`retry_panics`](Builder::retry_panics); failures that
+    /// would recur or are not the call's (encoding, an unknown function, a
+    /// message too large, a closed pool) and cancelled calls never are. A
+    /// call that still fails yields its last error, which says "after N
+    /// attempts" and holds the earlier ones
+    /// ([`Error::attempts`], [`CallContext::earlier_attempts`]); a call
+    /// that brought down a worker on every one of its `retries + 1`
+    /// attempts yields [`Error::Poisoned`], and the other calls go on.
+    ///
+    /// **Delivery**: without retries a call runs at most once; with them, at
+    /// least once. A call whose worker died may have done part or all of its
+    /// work (written a file, sent a request) before it died, and runs again:
+    /// give retries to calls that are safe to repeat.
+    ///
+    /// [`CallContext::earlier_attempts`]: crate::CallContext::earlier_attempts
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = procs_core::Pool::builder().retries(2);
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Builder {
+        self.retry.retries = retries;
+        self
+    }
+
+    /// Whether calls that panicked are retried too, within their
+    /// [`retries`](Builder::retries); off by default, since a panic is
+    /// usually deterministic. A call that keeps panicking yields its last
+    /// [`Error::Panicked`], never [`Error::Poisoned`] (a panic does not bring
+    /// the worker down, except under `panic = "abort"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = procs_core::Pool::builder().retries(1).retry_panics(true);
+    /// ```
+    pub fn retry_panics(mut self, retry: bool) -> Builder {
+        self.retry.panics = retry;
+        self
+    }
+
     /// Starts the pool: one thread per worker, each spawning its worker
     /// process in the background.
     ///
@@ -371,6 +423,7 @@ impl Builder {
             window: self.window,
             chunk_size: self.chunk_size,
             default_timeout: self.timeout.is_some(),
+            retry: self.retry,
         };
         if self.max_message_size == 0 {
             return Err(invalid("max_message_size", "must be at least 1"));
@@ -413,6 +466,8 @@ impl fmt::Debug for Builder {
             .field("timeout", &self.timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_tasks_per_worker", &self.max_tasks_per_worker)
+            .field("retries", &self.retry.retries)
+            .field("retry_panics", &self.retry.panics)
             .field(
                 "initializer",
                 &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),

@@ -102,6 +102,7 @@ impl<R> Proc<R> {
                 id,
                 args,
                 timeout: None,
+                retry: Default::default(),
             }),
             Err(source) => Err(Error::Encode {
                 id: id.to_owned(),
@@ -156,6 +157,50 @@ impl<R> Proc<R> {
     pub fn timeout(mut self, timeout: Duration) -> Proc<R> {
         if let Ok(spec) = &mut self.spec {
             spec.timeout = Some(timeout);
+        }
+        self
+    }
+
+    /// Runs the call again, up to `retries` more times, if its worker dies
+    /// or it times out; overrides the pool's
+    /// [`retries`](crate::Builder::retries), whose documentation says what
+    /// is retried and how. With retries, the call may run more than once
+    /// (at-least-once): give it retries only if running it twice is
+    /// harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::proc;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn fetch(url: String) -> usize { url.len() }
+    ///
+    /// let p = proc!(fetch("https://example.com".into())).retries(3);
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Proc<R> {
+        if let Ok(spec) = &mut self.spec {
+            spec.retry.retries = Some(retries);
+        }
+        self
+    }
+
+    /// Whether a panic of this call is retried too (within its retries);
+    /// overrides the pool's [`retry_panics`](crate::Builder::retry_panics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::proc;
+    ///
+    /// #[procs_derive::remote(crate = ::procs_core)]
+    /// fn flaky(n: u64) -> u64 { n }
+    ///
+    /// let p = proc!(flaky(7)).retries(2).retry_panics(true);
+    /// ```
+    pub fn retry_panics(mut self, retry: bool) -> Proc<R> {
+        if let Ok(spec) = &mut self.spec {
+            spec.retry.panics = Some(retry);
         }
         self
     }

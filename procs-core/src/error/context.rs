@@ -38,7 +38,13 @@ pub struct CallContext {
 /// What was recorded; each field is optional in spirit (empty when
 /// unknown), so that a context records only what applies.
 #[derive(Debug, Default)]
-pub(crate) struct Recorded {}
+pub(crate) struct Recorded {
+    // -- retries (issue 16): the failures of the call's earlier attempts,
+    // oldest first; empty when the call ran once.
+    pub(crate) earlier_attempts: Vec<crate::Error>,
+    // -- replay (issue 16): the call's function ID and encoded arguments.
+    pub(crate) replay: Option<super::replay::Replay>,
+}
 
 impl CallContext {
     /// Whether nothing was recorded for the call.
@@ -52,8 +58,31 @@ impl CallContext {
         self.inner.is_none()
     }
 
+    /// The failures of the call's earlier attempts, oldest first, when the
+    /// pool [retried](crate::Builder::retries) it; empty when it ran once.
+    /// The error that carries this context is the last attempt's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::{CallContext, Error};
+    ///
+    /// let err = Error::WorkerLost { id: "app::f".into(), context: CallContext::default() };
+    /// assert!(err.context().unwrap().earlier_attempts().is_empty());
+    /// assert_eq!(err.attempts(), 1);
+    /// ```
+    pub fn earlier_attempts(&self) -> &[crate::Error] {
+        self.inner
+            .as_deref()
+            .map_or(&[], |recorded| &recorded.earlier_attempts)
+    }
+
+    /// The call recorded for [`Error::replay`](crate::Error::replay), if any.
+    pub(crate) fn replay(&self) -> Option<&super::replay::Replay> {
+        self.inner.as_deref()?.replay.as_ref()
+    }
+
     /// The recorded context, created on first use.
-    #[allow(dead_code)]
     pub(crate) fn recorded(&mut self) -> &mut Recorded {
         self.inner.get_or_insert_with(Box::default)
     }
@@ -62,10 +91,18 @@ impl CallContext {
 impl fmt::Display for CallContext {
     /// Writes nothing for an empty context; otherwise what it holds, each
     /// piece led by a space or a separator, to follow the error's message.
-    fn fmt(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(_recorded) = &self.inner else {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(recorded) = &self.inner else {
             return Ok(());
         };
+        // -- retries (issue 16)
+        if !recorded.earlier_attempts.is_empty() {
+            write!(
+                f,
+                " (after {} attempts)",
+                recorded.earlier_attempts.len() + 1
+            )?;
+        }
         Ok(())
     }
 }
@@ -88,21 +125,42 @@ impl crate::Error {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
             | Error::Timeout { context, .. }
-            | Error::WorkerLost { context, .. } => Some(context),
+            | Error::WorkerLost { context, .. }
+            | Error::Poisoned { context, .. } => Some(context),
             _ => None,
         }
     }
 
     /// The context to record into, for the errors that carry one.
-    #[allow(dead_code)]
     pub(crate) fn context_mut(&mut self) -> Option<&mut CallContext> {
         use crate::Error;
         match self {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
             | Error::Timeout { context, .. }
-            | Error::WorkerLost { context, .. } => Some(context),
+            | Error::WorkerLost { context, .. }
+            | Error::Poisoned { context, .. } => Some(context),
             _ => None,
+        }
+    }
+
+    /// How many times the call ran: 1 unless the pool
+    /// [retried](crate::Builder::retries) it. The earlier attempts' errors
+    /// are in [`CallContext::earlier_attempts`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::Error;
+    ///
+    /// assert_eq!(Error::PoolClosed.attempts(), 1);
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        match self {
+            crate::Error::Poisoned { attempts, .. } => *attempts,
+            _ => self
+                .context()
+                .map_or(1, |context| context.earlier_attempts().len() as u32 + 1),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::wire::panic::{Location, PanicInfo};
 
 mod context;
 mod debug;
+pub(crate) mod replay;
 
 pub use context::CallContext;
 
@@ -68,6 +69,31 @@ pub enum Error {
         /// What the pool recorded about the call.
         context: CallContext,
     },
+    /// The call brought down its worker (death, lost link or timeout) on
+    /// every attempt its [`retries`](crate::Builder::retries) allowed, so
+    /// the pool stopped running it: one bad input cannot churn the pool
+    /// forever. The other calls go on.
+    ///
+    /// The last attempt's error is the [`source`](std::error::Error::source);
+    /// the earlier ones are in [`CallContext::earlier_attempts`].
+    #[error("`{id}` brought down its worker on every attempt and was not retried further{context}")]
+    Poisoned {
+        /// The ID of the function.
+        id: String,
+        /// How many times the call ran, each time bringing down its worker.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+        /// What the pool recorded about the call, the earlier attempts
+        /// included.
+        context: CallContext,
+    },
+    /// [`Error::replay`] was asked of an error that carries no call to run
+    /// again: one that is not a call's failure in a worker (see
+    /// [`Error::context`]), or whose arguments were not recorded.
+    #[error("this error carries no call to replay")]
+    NotReplayable,
     /// A new worker did not complete its handshake in time and was killed.
     #[error("worker did not complete its handshake within {timeout:?}")]
     HandshakeTimeout {

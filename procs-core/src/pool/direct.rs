@@ -74,9 +74,23 @@ impl Lent {
 }
 
 fn call_on(
+    guard: MutexGuard<'_, Option<Worker>>,
+    index: usize,
+    mut spec: Spec,
+    watch: &Watch,
+    max_message_size: usize,
+) -> Result<Reply, Error> {
+    exchange(guard, index, &mut spec, watch, max_message_size).map_err(|mut error| {
+        // As a job records it: the call, for `Error::replay`.
+        error.record_replay(spec.id, spec.args);
+        error
+    })
+}
+
+fn exchange(
     mut guard: MutexGuard<'_, Option<Worker>>,
     index: usize,
-    spec: Spec,
+    spec: &mut Spec,
     watch: &Watch,
     max_message_size: usize,
 ) -> Result<Reply, Error> {
@@ -141,7 +155,7 @@ enum Answer {
 
 /// Sends the request and its detached buffers, and reads the answer: the
 /// call's outcome, or how the link broke.
-fn round_trip(worker: &mut Worker, request: &[u8], mut spec: Spec) -> Result<Answer, Broke> {
+fn round_trip(worker: &mut Worker, request: &[u8], spec: &mut Spec) -> Result<Answer, Broke> {
     let channel = &mut *worker.channel;
     channel.send(request).map_err(|e| Broke::Link(Some(e)))?;
     for buf in &spec.args.detached {

@@ -10,6 +10,7 @@ use atomic_waker::AtomicWaker;
 use crossbeam_channel::Sender;
 
 use crate::error::{CallContext, Error, Payload};
+use crate::pool::retry::Retry;
 use crate::wire::codec::Failure;
 use crate::wire::detached::{Args, Input};
 
@@ -97,6 +98,9 @@ pub(crate) struct Job {
     pub(crate) pipelined: bool,
     pub(crate) cancel: CancelFlag,
     reply: Option<ReplyTo>,
+    /// How failed calls are run again (`pool/retry.rs`); `None` when they
+    /// are not.
+    pub(crate) retry: Option<Retry>,
 }
 
 impl Job {
@@ -114,7 +118,18 @@ impl Job {
             pipelined: false,
             cancel,
             reply: Some(reply),
+            retry: None,
         }
+    }
+
+    /// Where the job's answers go, for a job that answers some of them.
+    pub(super) fn reply_to(&self) -> Option<ReplyTo> {
+        self.reply.clone()
+    }
+
+    /// Drops the job without answering: another job answers for its calls.
+    pub(super) fn forget(mut self) {
+        self.reply = None;
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
@@ -141,6 +156,15 @@ impl Job {
                 .map(|r| r.0)
                 .eq(self.tasks.iter().map(|t| t.index))
         );
+        // The one place every failure passes: retried here, or made final.
+        let results = match results.iter().any(|(_, result)| result.is_err()) {
+            true => self.settle(results),
+            false => results,
+        };
+        if results.is_empty() {
+            // Every call runs again; the retries answer.
+            return self.forget();
+        }
         if let Some(reply) = self.reply.take() {
             // The caller may have gone; nobody is left to tell.
             let _ = reply.send(Done {
@@ -162,7 +186,7 @@ impl Job {
         let reply = self.reply.take().expect("unanswered");
         let rest = self.tasks.split_off(n);
         let first = std::mem::take(&mut self.tasks);
-        let make = |tasks| {
+        let mut make = |tasks| {
             let mut job = Job::new(
                 self.id,
                 tasks,
@@ -171,6 +195,7 @@ impl Job {
                 reply.clone(),
             );
             job.pipelined = self.pipelined;
+            job.retry = self.retry.as_mut().map(Retry::part);
             job
         };
         (make(first), make(rest))
@@ -183,13 +208,15 @@ impl Job {
         std::mem::take(&mut self.tasks)
             .into_iter()
             .map(|task| {
-                Job::new(
+                let mut job = Job::new(
                     self.id,
                     vec![task],
                     self.timeout,
                     self.cancel.clone(),
                     reply.clone(),
-                )
+                );
+                job.retry = self.retry.as_mut().map(Retry::part);
+                job
             })
             .collect()
     }
@@ -200,6 +227,15 @@ impl Drop for Job {
     // answer, or its caller would wait forever.
     fn drop(&mut self) {
         if let Some(reply) = self.reply.take() {
+            // A retried call keeps its last failure rather than hiding it.
+            if let Some(result) = self.unfinished_retry() {
+                let _ = reply.send(Done {
+                    id: self.id,
+                    results: vec![(result.0, Err(result.1))],
+                    per_task: None,
+                });
+                return;
+            }
             let results = self
                 .tasks
                 .iter()

@@ -6,6 +6,7 @@
 pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
+pub(crate) mod retry;
 pub(crate) mod slot;
 pub(crate) mod spec;
 pub(crate) mod stream;
@@ -15,10 +16,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::Sender;
-
 use crate::error::Error;
 use crate::pool::job::{Job, Reply};
+use crate::pool::retry::{Policy, Requeue, Retry};
 use crate::pool::slot::{Slot, SlotConfig};
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
@@ -42,12 +42,14 @@ pub(crate) struct CallSettings {
     /// Whether the pool gives every call a deadline (then calls travel
     /// alone).
     pub(crate) default_timeout: bool,
+    /// How failed calls are retried when their procs do not say.
+    pub(crate) retry: Policy,
 }
 
 enum State {
     Running {
-        /// `None` once the pool is shut down or killed.
-        queue: Mutex<Option<Sender<Job>>>,
+        /// Closed once the pool is shut down or killed.
+        queue: Requeue,
         slots: Mutex<Vec<JoinHandle<()>>>,
         watch: Arc<Watch>,
         config: Arc<SlotConfig>,
@@ -102,7 +104,7 @@ impl Shared {
             }
         }
         let state = State::Running {
-            queue: Mutex::new(Some(queue)),
+            queue: Requeue::new(queue),
             slots: Mutex::new(slots),
             watch,
             config,
@@ -137,7 +139,9 @@ impl Shared {
         let State::Running { config, .. } = &self.state else {
             return Err(spec);
         };
-        if !config.lends(spec.timeout) {
+        // A call that may be retried goes through a job, where retries are
+        // decided.
+        if !config.lends(spec.timeout) || self.retry_policy(spec.retry).retries > 0 {
             return Err(spec);
         }
         let max_tasks = config.max_tasks_per_worker.map(NonZeroUsize::get);
@@ -146,17 +150,27 @@ impl Shared {
             .call(spec, &config.watch, config.max_message_size, max_tasks)
     }
 
+    /// The retry policy of a call, from its proc's settings and the pool's.
+    pub(crate) fn retry_policy(&self, proc: spec::RetrySpec) -> Policy {
+        Policy {
+            retries: proc.retries.unwrap_or(self.settings.retry.retries),
+            panics: proc.panics.unwrap_or(self.settings.retry.panics),
+        }
+    }
+
+    /// The retry state of a new job of calls with these settings.
+    pub(crate) fn retry(&self, proc: spec::RetrySpec) -> Option<Retry> {
+        match &self.state {
+            State::Running { queue, .. } => Retry::new(self.retry_policy(proc), queue),
+            State::Refused(_) => None,
+        }
+    }
+
     pub(crate) fn submit(&self, job: Job) {
         match &self.state {
             State::Running { queue, .. } => {
-                let queue = lock(queue);
-                match &*queue {
-                    Some(queue) => {
-                        if let Err(unsent) = queue.send(job) {
-                            unsent.into_inner().fail(|| Error::PoolClosed);
-                        }
-                    }
-                    None => job.fail(|| Error::PoolClosed),
+                if let Err(unsent) = queue.send(job) {
+                    unsent.fail(|| Error::PoolClosed);
                 }
             }
             State::Refused(reason) => job.fail(reason),
@@ -180,7 +194,7 @@ impl Shared {
         }
         // Closing the queue lets each slot drain it, retire its worker and
         // return.
-        drop(lock(queue).take());
+        queue.close();
         let handles = std::mem::take(&mut *lock(slots));
         for handle in handles {
             let _ = handle.join();

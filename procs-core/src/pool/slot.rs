@@ -26,6 +26,7 @@ use crate::exit::Exit;
 use crate::pool::direct::Lent;
 use crate::pool::job::Job;
 use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
+use crate::pool::retry::Delayed;
 use crate::pool::spec::Spec;
 use crate::pool::watch::{Killed, Watch};
 use crate::wire::codec;
@@ -88,6 +89,8 @@ pub(crate) struct Slot {
     /// Jobs to run before taking new ones: those a dead worker never
     /// started, and the calls of a batch that killed its worker.
     local: VecDeque<Job>,
+    /// Retried jobs taken from the queue before their backoff ended.
+    delayed: Delayed,
     worker: Option<Worker>,
     in_flight: VecDeque<Sent>,
     /// When the head of `in_flight` started running, for batch sizing.
@@ -114,6 +117,7 @@ impl Slot {
             queue,
             queue_open: true,
             local: VecDeque::new(),
+            delayed: Delayed::default(),
             worker: None,
             in_flight: VecDeque::new(),
             head_since: Instant::now(),
@@ -136,7 +140,7 @@ impl Slot {
             }
             self.fill_pipeline();
             if self.in_flight.is_empty() {
-                if !self.queue_open && self.local.is_empty() {
+                if !self.queue_open && self.local.is_empty() && self.delayed.is_empty() {
                     break;
                 }
                 continue;
@@ -219,11 +223,38 @@ impl Slot {
     }
 
     fn next_job(&mut self, block: bool) -> Option<Job> {
+        loop {
+            if let Some(job) = self.delayed.pop_due() {
+                return Some(job);
+            }
+            let job = self.next_queued(block)?;
+            if let Some(job) = self.delayed.hold(job) {
+                return Some(job);
+            }
+        }
+    }
+
+    /// The next job of this slot's own or of the pool's queue; when
+    /// blocking, waits no later than the end of a held retry's backoff.
+    fn next_queued(&mut self, block: bool) -> Option<Job> {
         if let Some(job) = self.local.pop_front() {
             return Some(job);
         }
         if !self.queue_open {
+            if let Some(at) = self.delayed.next_due().filter(|_| block) {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            }
             return None;
+        }
+        if let Some(at) = self.delayed.next_due().filter(|_| block) {
+            return match self.queue.recv_deadline(at) {
+                Ok(job) => Some(job),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    self.queue_open = false;
+                    None
+                }
+            };
         }
         let next = if block {
             // Idle: a caller may use the worker meanwhile (see `direct`).

@@ -9,4 +9,13 @@ pub(crate) struct Spec {
     pub(crate) id: &'static str,
     pub(crate) args: Encoded,
     pub(crate) timeout: Option<Duration>,
+    /// The proc's own retry settings (`Proc::retries`).
+    pub(crate) retry: RetrySpec,
+}
+
+/// A proc's retry settings; `None` follows the pool's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RetrySpec {
+    pub(crate) retries: Option<u32>,
+    pub(crate) panics: Option<bool>,
 }

@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::error::Error;
 use crate::pool::Shared;
 use crate::pool::job::{CancelFlag, Done, Job, Reply, ReplyTo, Task};
-use crate::pool::spec::Spec;
+use crate::pool::spec::{RetrySpec, Spec};
 
 /// The smoothed time per call and the next batch size after an answer that
 /// took `sample` per call. The time is learned with a `pinned` batch size
@@ -167,15 +167,23 @@ impl<'a> RawResults<'a> {
             match self.input.next() {
                 None => self.input_done = true,
                 Some(Err(error)) => self.admit("", Some(Err(error))),
-                Some(Ok(Spec { id, args, timeout })) => {
+                Some(Ok(Spec {
+                    id,
+                    args,
+                    timeout,
+                    retry,
+                })) => {
                     self.admit(id, None);
-                    // A deadline is per call, so such calls travel alone.
-                    if timeout.is_some() || self.pool.has_default_timeout() {
-                        self.submit(id, vec![Task { index, args }], timeout);
+                    // A deadline is per call, and so are a proc's own retry
+                    // settings, so such calls travel alone.
+                    let own_retry = retry != RetrySpec::default();
+                    if timeout.is_some() || self.pool.has_default_timeout() || own_retry {
+                        self.submit(id, vec![Task { index, args }], timeout, retry);
                         continue;
                     }
                     if !group.is_empty() && group_id != id {
-                        self.submit(group_id, std::mem::take(&mut group), None);
+                        let group = std::mem::take(&mut group);
+                        self.submit(group_id, group, None, RetrySpec::default());
                         group_bytes = 0;
                     }
                     group_id = id;
@@ -185,23 +193,31 @@ impl<'a> RawResults<'a> {
                     }
                     group.push(Task { index, args });
                     if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
-                        self.submit(group_id, std::mem::take(&mut group), None);
+                        let group = std::mem::take(&mut group);
+                        self.submit(group_id, group, None, RetrySpec::default());
                         group_bytes = 0;
                     }
                 }
             }
         }
         if !group.is_empty() {
-            self.submit(group_id, group, None);
+            self.submit(group_id, group, None, RetrySpec::default());
         }
     }
 
-    fn submit(&mut self, id: &'static str, tasks: Vec<Task>, timeout: Option<Duration>) {
+    fn submit(
+        &mut self,
+        id: &'static str,
+        tasks: Vec<Task>,
+        timeout: Option<Duration>,
+        retry: RetrySpec,
+    ) {
         self.unanswered += tasks.len();
         let expected = self.per_task.map(|t| t * tasks.len() as f64);
         let reply = ReplyTo::new(self.tx.clone(), self.waker.clone());
         let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), reply);
         job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
+        job.retry = self.pool.retry(retry);
         self.pool.submit(job);
     }
 
