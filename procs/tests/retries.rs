@@ -12,15 +12,16 @@ use std::time::Duration;
 use procs::{Error, Pool, proc, remote};
 use support::{TempDir, wait_for};
 
-/// How the attempts of a call go, by their number (1-based).
+/// How the attempts of a call go, by their number (1-based): each variant
+/// fails the first attempts (`Hang`: the first) and then returns.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 enum Plan {
     /// Abort on the first `n` attempts, then return.
-    AbortFirst(u32),
+    Abort(u32),
     /// Panic on the first `n` attempts, then return.
-    PanicFirst(u32),
+    Panic(u32),
     /// Sleep far past any deadline on the first attempt, then return.
-    HangFirst,
+    Hang,
 }
 
 /// Appends this worker's pid to `log` and returns the attempt's number.
@@ -48,9 +49,9 @@ fn runs(log: &Path) -> Vec<u32> {
 fn attempt(log: PathBuf, plan: Plan) -> u32 {
     let n = count(&log);
     match plan {
-        Plan::AbortFirst(k) if n <= k => std::process::abort(),
-        Plan::PanicFirst(k) if n <= k => panic!("attempt {n} panics"),
-        Plan::HangFirst if n == 1 => std::thread::sleep(Duration::from_secs(300)),
+        Plan::Abort(k) if n <= k => std::process::abort(),
+        Plan::Panic(k) if n <= k => panic!("attempt {n} panics"),
+        Plan::Hang if n == 1 => std::thread::sleep(Duration::from_secs(300)),
         _ => {}
     }
     std::process::id()
@@ -70,7 +71,7 @@ fn a_call_whose_worker_died_runs_again_on_a_fresh_worker() {
     let log = dir.0.join("a");
     let pool = pool(2);
     let pid = pool
-        .call(proc!(attempt(log.clone(), Plan::AbortFirst(1))))
+        .call(proc!(attempt(log.clone(), Plan::Abort(1))))
         .expect("the second attempt succeeds");
     let pids = runs(&log);
     assert_eq!(pids.len(), 2, "ran twice: {pids:?}");
@@ -81,9 +82,9 @@ fn a_call_whose_worker_died_runs_again_on_a_fresh_worker() {
     let logs: Vec<PathBuf> = (0..20).map(|i| dir.0.join(format!("b{i}"))).collect();
     let plans = logs.iter().enumerate().map(|(i, log)| {
         let plan = if i % 5 == 2 {
-            Plan::AbortFirst(2)
+            Plan::Abort(2)
         } else {
-            Plan::AbortFirst(0)
+            Plan::Abort(0)
         };
         (log.clone(), plan)
     });
@@ -100,7 +101,7 @@ fn without_retries_a_call_runs_once() {
     let dir = TempDir::new("retry-none");
     let log = dir.0.join("a");
     let err = pool(0)
-        .call(proc!(attempt(log.clone(), Plan::AbortFirst(1))))
+        .call(proc!(attempt(log.clone(), Plan::Abort(1))))
         .unwrap_err();
     assert!(matches!(err, Error::WorkerDied { .. }), "{err:?}");
     assert_eq!(err.attempts(), 1);
@@ -115,7 +116,7 @@ fn a_call_that_always_crashes_is_poisoned_after_n_plus_one_runs() {
     let logs: Vec<PathBuf> = (0..6).map(|i| dir.0.join(format!("{i}"))).collect();
     // The poison call among good ones: the rest of the map goes on.
     let plans = logs.iter().enumerate().map(|(i, log)| {
-        let plan = Plan::AbortFirst(if i == 3 { u32::MAX } else { 0 });
+        let plan = Plan::Abort(if i == 3 { u32::MAX } else { 0 });
         (log.clone(), plan)
     });
     let mut results: Vec<_> = pool.pmap(attempt, plans).collect();
@@ -156,7 +157,7 @@ fn timeouts_are_retried() {
     let dir = TempDir::new("retry-timeout");
     let log = dir.0.join("a");
     let pid = pool(1)
-        .call(proc!(attempt(log.clone(), Plan::HangFirst)).timeout(Duration::from_secs(2)))
+        .call(proc!(attempt(log.clone(), Plan::Hang)).timeout(Duration::from_secs(2)))
         .expect("the second attempt is quick");
     assert_eq!(runs(&log).len(), 2);
     assert_eq!(runs(&log)[1], pid);
@@ -167,7 +168,7 @@ fn panics_are_retried_only_when_asked() {
     let dir = TempDir::new("retry-panics");
     let log = dir.0.join("default");
     let err = pool(2)
-        .call(proc!(attempt(log.clone(), Plan::PanicFirst(1))))
+        .call(proc!(attempt(log.clone(), Plan::Panic(1))))
         .unwrap_err();
     assert!(matches!(err, Error::Panicked { .. }), "{err:?}");
     assert_eq!(err.attempts(), 1);
@@ -181,7 +182,7 @@ fn panics_are_retried_only_when_asked() {
         .expect("pool starts");
     let log = dir.0.join("opted-in");
     panics
-        .call(proc!(attempt(log.clone(), Plan::PanicFirst(1))))
+        .call(proc!(attempt(log.clone(), Plan::Panic(1))))
         .expect("the second attempt succeeds");
     assert_eq!(runs(&log).len(), 2);
     // A panic leaves the worker alive: the retry may run on the same one.
@@ -189,7 +190,7 @@ fn panics_are_retried_only_when_asked() {
     // A call that keeps panicking reports every attempt, and is no poison.
     let log = dir.0.join("always");
     let err = panics
-        .call(proc!(attempt(log.clone(), Plan::PanicFirst(u32::MAX))))
+        .call(proc!(attempt(log.clone(), Plan::Panic(u32::MAX))))
         .unwrap_err();
     assert_eq!(runs(&log).len(), 3);
     let Error::Panicked { panic, .. } = &err else {
@@ -207,7 +208,7 @@ fn panics_are_retried_only_when_asked() {
     // Per proc too.
     let log = dir.0.join("per-proc");
     pool(2)
-        .call(proc!(attempt(log.clone(), Plan::PanicFirst(1))).retry_panics(true))
+        .call(proc!(attempt(log.clone(), Plan::Panic(1))).retry_panics(true))
         .expect("retried");
     assert_eq!(runs(&log).len(), 2);
 }
@@ -217,13 +218,13 @@ fn a_procs_retries_override_the_pools() {
     let dir = TempDir::new("retry-override");
     let log = dir.0.join("more");
     pool(0)
-        .call(proc!(attempt(log.clone(), Plan::AbortFirst(1))).retries(1))
+        .call(proc!(attempt(log.clone(), Plan::Abort(1))).retries(1))
         .expect("retried per proc");
     assert_eq!(runs(&log).len(), 2);
 
     let log = dir.0.join("fewer");
     let err = pool(3)
-        .call(proc!(attempt(log.clone(), Plan::AbortFirst(1))).retries(0))
+        .call(proc!(attempt(log.clone(), Plan::Abort(1))).retries(0))
         .unwrap_err();
     assert!(matches!(err, Error::WorkerDied { .. }), "{err:?}");
     assert_eq!(runs(&log).len(), 1);
@@ -234,8 +235,8 @@ fn a_cancelled_call_is_not_retried() {
     let dir = TempDir::new("retry-cancel");
     let log = dir.0.join("a");
     let pool = pool(1_000_000);
-    let quick = proc!(attempt(dir.0.join("quick"), Plan::AbortFirst(0)));
-    let crashing = proc!(attempt(log.clone(), Plan::AbortFirst(u32::MAX)));
+    let quick = proc!(attempt(dir.0.join("quick"), Plan::Abort(0)));
+    let crashing = proc!(attempt(log.clone(), Plan::Abort(u32::MAX)));
     let mut results = pool.call([quick, crashing]);
     // Taking the first result submits both calls.
     results
@@ -253,7 +254,7 @@ fn a_cancelled_call_is_not_retried() {
     std::thread::sleep(Duration::from_secs(2));
     // The pool still serves meanwhile, and the call ran no more.
     let other = dir.0.join("other");
-    pool.call(proc!(attempt(other, Plan::AbortFirst(0))))
+    pool.call(proc!(attempt(other, Plan::Abort(0))))
         .expect("the pool serves");
     let after = runs(&log).len();
     assert!(

@@ -4,10 +4,19 @@
 
 use std::fmt;
 
+use super::Error;
+
 /// The context of a failed call: carried by the errors of calls that ran
 /// (or were about to run) in a worker, [`Error::Panicked`],
-/// [`Error::WorkerDied`], [`Error::Timeout`] and [`Error::WorkerLost`], and
-/// reached through [`Error::context`].
+/// [`Error::WorkerDied`], [`Error::Timeout`], [`Error::WorkerLost`] and
+/// [`Error::Poisoned`], and reached through [`Error::context`].
+///
+/// What it can hold: the failures of the call's earlier attempts when it
+/// was [retried](crate::Builder::retries) ([`earlier_attempts`]), and the
+/// call itself, its function ID and encoded arguments, for
+/// [`Error::replay`].
+///
+/// [`earlier_attempts`]: CallContext::earlier_attempts
 ///
 /// It is empty unless the pool recorded something for the call; its
 /// `Display` adds what it holds to the error's message, so it shows up at
@@ -23,11 +32,6 @@ use std::fmt;
 /// assert_eq!(err.to_string(), "lost the link to the worker running `app::f`");
 /// ```
 ///
-/// [`Error::Panicked`]: crate::Error::Panicked
-/// [`Error::WorkerDied`]: crate::Error::WorkerDied
-/// [`Error::Timeout`]: crate::Error::Timeout
-/// [`Error::WorkerLost`]: crate::Error::WorkerLost
-/// [`Error::context`]: crate::Error::context
 #[derive(Debug, Default)]
 pub struct CallContext {
     /// Boxed and optional: every pending result of a batch has room for an
@@ -41,7 +45,7 @@ pub struct CallContext {
 pub(crate) struct Recorded {
     // -- retries (issue 16): the failures of the call's earlier attempts,
     // oldest first; empty when the call ran once.
-    pub(crate) earlier_attempts: Vec<crate::Error>,
+    pub(crate) earlier_attempts: Vec<Error>,
     // -- replay (issue 16): the call's function ID and encoded arguments.
     pub(crate) replay: Option<super::replay::Replay>,
 }
@@ -71,13 +75,13 @@ impl CallContext {
     /// assert!(err.context().unwrap().earlier_attempts().is_empty());
     /// assert_eq!(err.attempts(), 1);
     /// ```
-    pub fn earlier_attempts(&self) -> &[crate::Error] {
+    pub fn earlier_attempts(&self) -> &[Error] {
         self.inner
             .as_deref()
             .map_or(&[], |recorded| &recorded.earlier_attempts)
     }
 
-    /// The call recorded for [`Error::replay`](crate::Error::replay), if any.
+    /// The call recorded for [`Error::replay`](Error::replay), if any.
     pub(crate) fn replay(&self) -> Option<&super::replay::Replay> {
         self.inner.as_deref()?.replay.as_ref()
     }
@@ -107,7 +111,7 @@ impl fmt::Display for CallContext {
     }
 }
 
-impl crate::Error {
+impl Error {
     /// The context of a failed call, for the errors that carry one (see
     /// [`CallContext`]); `None` for errors that are not a call's failure in
     /// a worker.
@@ -120,7 +124,6 @@ impl crate::Error {
     /// assert!(Error::PoolClosed.context().is_none());
     /// ```
     pub fn context(&self) -> Option<&CallContext> {
-        use crate::Error;
         match self {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
@@ -133,7 +136,6 @@ impl crate::Error {
 
     /// The context to record into, for the errors that carry one.
     pub(crate) fn context_mut(&mut self) -> Option<&mut CallContext> {
-        use crate::Error;
         match self {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
@@ -157,7 +159,7 @@ impl crate::Error {
     /// ```
     pub fn attempts(&self) -> u32 {
         match self {
-            crate::Error::Poisoned { attempts, .. } => *attempts,
+            Error::Poisoned { attempts, .. } => *attempts,
             _ => self
                 .context()
                 .map_or(1, |context| context.earlier_attempts().len() as u32 + 1),

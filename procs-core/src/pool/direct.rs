@@ -50,6 +50,10 @@ impl Lent {
     }
 
     /// Runs `spec` on an idle worker, or gives it back if none is idle.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a spec given back is moved, not copied; boxing it would cost an allocation per call"
+    )]
     pub(crate) fn call(
         &self,
         spec: Spec,

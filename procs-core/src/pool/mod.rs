@@ -135,6 +135,10 @@ impl Shared {
 
     /// Runs one call on an idle worker from the calling thread, if the call
     /// and the pool allow it and a worker is idle; else gives it back.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a spec given back is moved, not copied; boxing it would cost an allocation per call"
+    )]
     pub(crate) fn call_direct(&self, spec: Spec) -> Result<Result<Reply, Error>, Spec> {
         let State::Running { config, .. } = &self.state else {
             return Err(spec);

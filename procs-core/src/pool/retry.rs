@@ -50,6 +50,10 @@ impl Requeue {
     }
 
     /// Queues `job`, or gives it back if the pool is shut down.
+    #[allow(
+        clippy::result_large_err,
+        reason = "a job given back is moved, not copied; boxing it would cost an allocation per job"
+    )]
     pub(crate) fn send(&self, job: Job) -> Result<(), Job> {
         match &*lock(&self.0) {
             Some(queue) => queue.send(job).map_err(|unsent| unsent.into_inner()),
