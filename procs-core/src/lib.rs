@@ -20,6 +20,14 @@
 //! stable ID, runs it under `catch_unwind` and sends back the encoded result
 //! or the panic. The parent yields results in input order.
 //!
+//! # Failures
+//!
+//! A failed call yields its [`Error`] in its place. With
+//! [`Builder::retries`] the pool runs a call whose worker died or that timed
+//! out again (at-least-once), and gives up on one that brings down every
+//! worker it runs on ([`Error::Poisoned`]); [`Error::replay`] runs a failed
+//! call again in the calling process.
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85, declared from the dependencies; only the current stable is tested.

@@ -87,6 +87,32 @@
 //!
 //! `examples/examples/async_server.rs` is a tokio server that hands
 //! CPU-heavy and crash-prone work to procs.
+//!
+//! # When a task fails: retries and replay
+//!
+//! A failed call yields its [`Error`] in its place. [`Builder::retries`]
+//! (or [`Proc::retries`]) runs a call whose worker died or that timed out
+//! again, on a fresh worker; a call that brings down a worker on every
+//! attempt yields [`Error::Poisoned`], and the others go on. With retries a
+//! call runs at least once: give them to calls that are safe to repeat.
+//! [`Error::replay`] runs a failed call again in the calling process, to
+//! reproduce it under a debugger or with extra logging; a panic unwinds out
+//! of it as from a direct call.
+//!
+//! ```no_run
+//! use procs::{Pool, proc, remote};
+//!
+//! #[remote]
+//! fn parse(line: String) -> u32 { line.trim().parse().expect("a number") }
+//!
+//! let pool = Pool::builder().retries(2).build()?;
+//! if let Err(err) = pool.call(proc!(parse("x1".into()))) {
+//!     eprintln!("{err} ({} attempts)", err.attempts());
+//!     let _again: u32 = err.replay()?; // panics here, as in the worker
+//! }
+//! # Ok::<(), procs::Error>(())
+//! ```
+//!
 //! # What a worker is
 //!
 //! A worker is a separate process, not a thread. It copies the environment,
