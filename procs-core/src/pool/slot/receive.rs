@@ -77,8 +77,9 @@ impl Slot {
             return Some((job, results));
         }
         // A single call that answered is never run again: its own large
-        // arguments can take its large results.
-        if let [task] = job.tasks.as_mut_slice() {
+        // arguments can take its large results. (Unless it may be retried:
+        // if the link breaks before the results arrive, it runs again.)
+        if let ([task], None) = (job.tasks.as_mut_slice(), &job.retry) {
             for buf in std::mem::take(&mut task.args.detached) {
                 self.spare.give(buf);
             }
