@@ -270,6 +270,21 @@ impl Delayed {
         Some(self.jobs.swap_remove(due))
     }
 
+    /// Gives the held jobs back to the pool's queue, for whichever slot is
+    /// free when their backoff ends: this slot is about to run a job that
+    /// may take long, and they must not wait behind it.
+    pub(crate) fn release(&mut self) {
+        for job in std::mem::take(&mut self.jobs) {
+            let queue = job.retry.as_ref().map(|retry| retry.queue.clone());
+            let unsent = match queue {
+                Some(queue) => queue.send(job).err(),
+                None => Some(job),
+            };
+            // The pool is shut down: this slot runs it before it stops.
+            self.jobs.extend(unsent);
+        }
+    }
+
     /// When the next held job may run.
     pub(crate) fn next_due(&self) -> Option<Instant> {
         self.jobs.iter().filter_map(Job::not_before).min()

@@ -179,6 +179,9 @@ impl Slot {
                 self.local.push_front(job);
                 return;
             }
+            if alone {
+                self.delayed.release();
+            }
             self.send(job);
         }
     }
