@@ -53,6 +53,7 @@ pub use api::pmap::{pmap, pmap_unordered};
 pub use api::pool::Pool;
 pub use api::proc::Proc;
 pub use api::results::Results;
+pub use api::stats::{Failures, PoolStats, WorkerStats};
 pub use api::unordered::Unordered;
 pub use contract::BoxError;
 pub use error::{CallContext, Error, Payload};

@@ -61,15 +61,23 @@ pub(crate) struct Done {
 pub(crate) struct ReplyTo {
     tx: Sender<Done>,
     waker: Arc<AtomicWaker>,
+    caller: Arc<crate::pool::caller::Caller>,
 }
 
 impl ReplyTo {
-    pub(crate) fn new(tx: Sender<Done>, waker: Arc<AtomicWaker>) -> ReplyTo {
-        ReplyTo { tx, waker }
+    pub(crate) fn new(
+        tx: Sender<Done>,
+        waker: Arc<AtomicWaker>,
+        caller: Arc<crate::pool::caller::Caller>,
+    ) -> ReplyTo {
+        ReplyTo { tx, waker, caller }
     }
 
     /// Delivers the answers; fails only if the call is gone.
     pub(crate) fn send(&self, done: Done) -> Result<(), Done> {
+        done.results
+            .iter()
+            .for_each(|(_, r)| self.caller.answered(r));
         let sent = self.tx.send(done).map_err(|unsent| unsent.into_inner());
         self.waker.wake();
         sent

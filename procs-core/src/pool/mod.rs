@@ -3,11 +3,13 @@
 //! answers behind every `call` and `pmap`. `README.md` beside this file says
 //! how the pieces fit and why they cannot deadlock.
 
+pub(crate) mod caller;
 pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
 pub(crate) mod slot;
 pub(crate) mod spec;
+pub(crate) mod stats;
 pub(crate) mod stream;
 pub(crate) mod watch;
 
@@ -21,6 +23,7 @@ use crate::error::Error;
 use crate::pool::job::{Job, Reply};
 use crate::pool::slot::{Slot, SlotConfig};
 use crate::pool::spec::Spec;
+use crate::pool::stats::Counters;
 use crate::pool::watch::Watch;
 use crate::util::sync::lock;
 
@@ -30,6 +33,7 @@ pub(crate) struct Shared {
     workers: usize,
     settings: CallSettings,
     state: State,
+    counters: Arc<Counters>,
 }
 
 /// What shapes each call's stream of jobs, as the builder set it.
@@ -85,6 +89,7 @@ impl Shared {
     ) -> Result<Arc<Shared>, Error> {
         let (queue, jobs) = crossbeam_channel::unbounded();
         let watch = config.watch.clone();
+        let counters = config.counters.clone();
         let config = Arc::new(config);
         let mut slots = Vec::with_capacity(workers);
         for index in 0..workers {
@@ -111,6 +116,7 @@ impl Shared {
             workers,
             settings,
             state,
+            counters,
         }))
     }
 
@@ -128,6 +134,7 @@ impl Shared {
             workers: 0,
             settings: CallSettings::default(),
             state: State::Refused(reason),
+            counters: Arc::new(Counters::new(0)),
         })
     }
 
@@ -141,25 +148,49 @@ impl Shared {
             return Err(spec);
         }
         let max_tasks = config.max_tasks_per_worker.map(NonZeroUsize::get);
-        config
+        let result = config
             .lent
-            .call(spec, &config.watch, config.max_message_size, max_tasks)
+            .call(spec, &config.watch, config.max_message_size, max_tasks)?;
+        self.counters.answered(&result);
+        Ok(result)
+    }
+
+    /// The pool's counters.
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// The pids of the live workers the pool spawned.
+    pub(crate) fn worker_pids(&self) -> Vec<u32> {
+        match &self.state {
+            State::Running { watch, .. } => watch.pids(),
+            State::Refused(_) => Vec::new(),
+        }
     }
 
     pub(crate) fn submit(&self, job: Job) {
+        self.counters.submitted(job.tasks.len());
         match &self.state {
             State::Running { queue, .. } => {
                 let queue = lock(queue);
                 match &*queue {
                     Some(queue) => {
                         if let Err(unsent) = queue.send(job) {
-                            unsent.into_inner().fail(|| Error::PoolClosed);
+                            let job = unsent.into_inner();
+                            self.counters.taken(job.tasks.len());
+                            job.fail(|| Error::PoolClosed);
                         }
                     }
-                    None => job.fail(|| Error::PoolClosed),
+                    None => {
+                        self.counters.taken(job.tasks.len());
+                        job.fail(|| Error::PoolClosed);
+                    }
                 }
             }
-            State::Refused(reason) => job.fail(reason),
+            State::Refused(reason) => {
+                self.counters.taken(job.tasks.len());
+                job.fail(reason);
+            }
         }
     }
 

@@ -54,6 +54,7 @@ pub(crate) struct SlotConfig {
     pub(crate) watch: Arc<Watch>,
     /// Where idle slots lend their workers to callers (see `direct`).
     pub(crate) lent: Lent,
+    pub(crate) counters: Arc<crate::pool::stats::Counters>,
 }
 
 impl SlotConfig {
@@ -245,7 +246,10 @@ impl Slot {
             self.queue.try_recv()
         };
         match next {
-            Ok(job) => Some(job),
+            Ok(job) => {
+                self.config.counters.taken(job.tasks.len());
+                Some(job)
+            }
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => {
                 self.queue_open = false;

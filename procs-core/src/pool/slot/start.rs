@@ -24,6 +24,7 @@ impl Slot {
             }
             Source::Attach(attach) => (attach.attach(self.index, max).map_err(Error::Spawn)?, None),
         };
+        config.counters.worker_started(self.index);
         let hello = channel.recv();
         let killed = config.watch.end(self.index);
         self.worker = Some(Worker {
