@@ -11,6 +11,8 @@ use crate::pool::stats::Counters;
 
 pub(crate) struct Caller {
     counters: Arc<Counters>,
+    #[cfg(feature = "tracing")]
+    pub(crate) trace: crate::pool::trace::CallerSpan,
 }
 
 impl Caller {
@@ -18,6 +20,8 @@ impl Caller {
     pub(crate) fn here(counters: &Arc<Counters>) -> Caller {
         Caller {
             counters: counters.clone(),
+            #[cfg(feature = "tracing")]
+            trace: crate::pool::trace::CallerSpan::current(),
         }
     }
 

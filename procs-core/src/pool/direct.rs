@@ -22,6 +22,7 @@ use crate::pool::job::Reply;
 use crate::pool::launch::{Worker, lost_reason, retire};
 use crate::pool::spec::Spec;
 use crate::pool::stats::Counters;
+use crate::pool::trace::recv_answer;
 use crate::pool::watch::Watch;
 use crate::wire::Broke;
 use crate::wire::codec::{self, Message};
@@ -153,7 +154,8 @@ fn round_trip(worker: &mut Worker, request: &[u8], mut spec: Spec) -> Result<Ans
     for buf in &spec.args.detached {
         channel.send(buf).map_err(|e| Broke::Link(Some(e)))?;
     }
-    let msg = match channel.recv() {
+    // The calling thread's own subscriber and span are the caller's.
+    let msg = match recv_answer(channel, None, spec.id) {
         Ok(Some(msg)) => Arc::new(msg),
         Ok(None) => return Err(Broke::Link(None)),
         Err(error) => return Err(Broke::Link(Some(error))),

@@ -125,6 +125,11 @@ impl Job {
         }
     }
 
+    /// Who made the calls, if the job is still unanswered.
+    pub(crate) fn caller(&self) -> Option<&crate::pool::caller::Caller> {
+        self.reply.as_ref().map(|r| &*r.caller)
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }

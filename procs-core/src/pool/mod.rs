@@ -11,6 +11,7 @@ pub(crate) mod slot;
 pub(crate) mod spec;
 pub(crate) mod stats;
 pub(crate) mod stream;
+pub(crate) mod trace;
 pub(crate) mod watch;
 
 use std::num::NonZeroUsize;
