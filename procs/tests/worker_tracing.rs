@@ -27,6 +27,13 @@ fn traced(n: u32) -> String {
     tracing::level_filters::LevelFilter::current().to_string()
 }
 
+/// Says why, then panics.
+#[remote]
+fn explains_then_panics(n: u32) -> u32 {
+    tracing::error!(target: "app::work", n, "about to fail on {n}");
+    panic!("failed on {n}")
+}
+
 /// The fields of an event or a span, rendered.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Fields(BTreeMap<String, String>);
@@ -200,4 +207,25 @@ fn nothing_is_replayed_into_another_thread_s_subscriber() {
     });
     check_call(&theirs.seen(), 5, "9");
     assert!(mine.seen().is_empty(), "{:#?}", mine.seen());
+}
+
+#[test]
+fn what_a_task_emitted_before_it_panicked_arrives() {
+    let collector = Collector::default();
+    let _default = tracing::subscriber::set_default(subscriber(&collector));
+    let pool = Pool::builder().workers(1).build().expect("pool starts");
+    let caller = tracing::info_span!(target: "app::caller", "caller", request = 10);
+    let failed = caller.in_scope(|| pool.call(proc!(explains_then_panics(6))));
+    assert!(
+        matches!(failed, Err(procs::Error::Panicked { .. })),
+        "{failed:?}"
+    );
+    let seen = collector.seen();
+    let event = seen
+        .iter()
+        .find(|s| message(s) == "about to fail on 6")
+        .unwrap_or_else(|| panic!("no event among {seen:#?}"));
+    assert_eq!(event.level, Level::ERROR);
+    let names: Vec<_> = event.spans.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["caller", "procs"], "{event:#?}");
 }

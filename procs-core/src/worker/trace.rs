@@ -85,13 +85,22 @@ pub(crate) unsafe fn install(forget: bool) {
 /// Sends what the tasks emitted since the last call, if anything, as one
 /// trace message; call it just before sending a response.
 pub(crate) fn flush(channel: &mut impl Channel, buf: &mut Vec<u8>) -> Result<(), String> {
+    if !take_message(buf)? {
+        return Ok(());
+    }
+    channel.send(buf).map_err(|e| e.to_string())
+}
+
+/// Encodes what the tasks emitted since the last call into `buf` as one
+/// trace message and empties the buffer; `false` if there is nothing.
+pub(crate) fn take_message(buf: &mut Vec<u8>) -> Result<bool, String> {
     let records = {
         let mut guard = crate::util::sync::lock(&BUFFER);
         let Some(buffer) = guard.as_mut() else {
-            return Ok(());
+            return Ok(false);
         };
         if buffer.records.is_empty() && buffer.dropped == 0 {
-            return Ok(());
+            return Ok(false);
         }
         let mut taken = std::mem::take(buffer);
         if taken.dropped > 0 {
@@ -104,7 +113,7 @@ pub(crate) fn flush(channel: &mut impl Channel, buf: &mut Vec<u8>) -> Result<(),
         records,
     };
     trace::encode(buf, &batch).map_err(|e| e.to_string())?;
-    channel.send(buf).map_err(|e| e.to_string())
+    Ok(true)
 }
 
 impl Buffer {
