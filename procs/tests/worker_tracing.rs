@@ -229,3 +229,49 @@ fn what_a_task_emitted_before_it_panicked_arrives() {
     let names: Vec<_> = event.spans.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["caller", "procs"], "{event:#?}");
 }
+
+/// Emits `count` events of about 1 KiB each.
+#[remote]
+fn chatty(count: u32) -> u32 {
+    let line = "x".repeat(1024);
+    for i in 0..count {
+        tracing::info!(target: "app::work", i, "{line}");
+    }
+    count
+}
+
+#[test]
+fn records_over_the_message_limit_are_dropped_with_a_warning() {
+    let collector = Collector::default();
+    let _default = tracing::subscriber::set_default(subscriber(&collector));
+    let pool = Pool::builder()
+        .workers(1)
+        .max_message_size(64 << 10)
+        .build()
+        .expect("pool starts");
+    // 200 KiB of records for a 64 KiB limit: the call and its worker are
+    // unharmed, and the caller learns what it missed.
+    assert_eq!(pool.call(proc!(chatty(200))).expect("call succeeds"), 200);
+    let seen = collector.seen();
+    assert!(!seen.iter().any(|s| s.target == "app::work"), "{seen:#?}");
+    let warning = seen
+        .iter()
+        .find(|s| s.target == "procs::worker")
+        .unwrap_or_else(|| panic!("no warning among {seen:#?}"));
+    assert_eq!(warning.level, Level::WARN);
+    assert!(
+        message(warning).contains("message size limit"),
+        "{warning:#?}"
+    );
+    // A call small enough still has its records.
+    assert_eq!(pool.call(proc!(chatty(2))).expect("call succeeds"), 2);
+    assert_eq!(
+        collector
+            .seen()
+            .iter()
+            .filter(|s| s.target == "app::work")
+            .count(),
+        2
+    );
+    assert_eq!(pool.stats().workers_started, 1, "the worker lived on");
+}

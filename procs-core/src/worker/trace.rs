@@ -83,10 +83,28 @@ pub(crate) unsafe fn install(forget: bool) {
 }
 
 /// Sends what the tasks emitted since the last call, if anything, as one
-/// trace message; call it just before sending a response.
-pub(crate) fn flush(channel: &mut impl Channel, buf: &mut Vec<u8>) -> Result<(), String> {
+/// trace message; call it just before sending a response. A message over
+/// `max_message_size`, which the parent would refuse, is replaced by a
+/// warning that says so.
+pub(crate) fn flush(
+    channel: &mut impl Channel,
+    buf: &mut Vec<u8>,
+    max_message_size: usize,
+) -> Result<(), String> {
     if !take_message(buf)? {
         return Ok(());
+    }
+    if buf.len() > max_message_size {
+        let mut warning = Buffer::default();
+        warning.push_warning(format!(
+            "the worker dropped the tracing records of a request: {} bytes, over the pool's message size limit of {max_message_size}",
+            buf.len()
+        ));
+        let batch = Batch {
+            pid: std::process::id(),
+            records: warning.records,
+        };
+        trace::encode(buf, &batch).map_err(|e| e.to_string())?;
     }
     channel.send(buf).map_err(|e| e.to_string())
 }
@@ -144,6 +162,15 @@ impl Buffer {
 
     /// A warning that says how many records were dropped.
     fn push_dropped(&mut self) {
+        let message = format!(
+            "the worker dropped {} tracing records: more than {BUFFER_LIMIT} bytes between two responses",
+            self.dropped
+        );
+        self.push_warning(message);
+    }
+
+    /// A warning of procs' own (target `procs::worker`) at the root.
+    fn push_warning(&mut self, message: String) {
         let meta = Meta {
             name: "records dropped".into(),
             target: "procs::worker".into(),
@@ -155,11 +182,8 @@ impl Buffer {
             is_span: false,
         };
         let index = self.next_meta;
+        self.next_meta += 1;
         self.records.push(Record::Meta(meta));
-        let message = format!(
-            "the worker dropped {} tracing records: more than {BUFFER_LIMIT} bytes between two responses",
-            self.dropped
-        );
         self.records.push(Record::Event {
             parent: None,
             meta: index,
