@@ -6,8 +6,8 @@
 //! Why the task channel and not a pipe of its own: a message on the channel
 //! is ordered with the response, so the caller's subscriber has every event
 //! of a call before the call's result is returned; it works over every
-//! transport, attached workers included; and it costs nothing when nothing
-//! is emitted (no message is sent for an empty buffer). Records are sent
+//! transport with no descriptor to set up; and it costs nothing when
+//! nothing is emitted (no message is sent for an empty buffer). Records are sent
 //! per response rather than as they happen: a worker that dies takes what
 //! its running task emitted since the last response with it.
 //!
@@ -15,6 +15,8 @@
 //! verbose enabled level (`LevelFilter::current()`) at spawn, and the
 //! subscriber here reports it as its max level hint, so `debug!` in a task
 //! of a parent filtering at `info` costs what a disabled event costs.
+//! Workers a pool attaches to (`transport::serve`) collect only if whatever
+//! starts them sets that variable.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -72,8 +74,8 @@ pub(crate) unsafe fn install(forget: bool) {
     }
     *crate::util::sync::lock(&BUFFER) = Some(Buffer::default());
     let subscriber = tracing_subscriber::registry().with(level).with(Collect);
-    // A subscriber the program set itself (a constructor) wins; then the
-    // records stay in this process.
+    // A subscriber set before this (by a constructor that ran before
+    // procs') wins; the records then stay in this process.
     if tracing_core::dispatcher::set_global_default(subscriber.into()).is_ok() {
         use tracing_log::AsLog;
         let _ = tracing_log::LogTracer::builder()

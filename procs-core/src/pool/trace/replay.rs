@@ -12,6 +12,11 @@
 //! the span that was current where the call was made. The span has level
 //! `ERROR` so that any filter that lets the worker's records through lets
 //! it through too.
+//!
+//! The `tracing-tunnel` crate replays records this way too; it is not used
+//! because its receiver replays into the current thread's subscriber, while
+//! records here belong to the subscriber and span of a caller on another
+//! thread, and because its release line is in beta (0.2) or from 2022 (0.1).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -164,6 +169,8 @@ fn with_values<R>(
             *slot = Some(value.value());
         }
     }
+    // `value_set_all` (tracing-core 0.1.36, what `tracing`'s own macros
+    // expand to) takes values by position, any number of them.
     f(&meta.fields().value_set_all(&all))
 }
 
