@@ -66,28 +66,42 @@ fn counts_a_known_mix_of_outcomes() {
     }
 }
 
+/// Waits until `path` exists, then removes it.
+#[remote]
+fn wait_for(path: String) -> bool {
+    while std::fs::remove_file(&path).is_err() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
 #[test]
 fn a_running_call_is_seen_running() {
     let pool = Pool::builder().workers(1).build().expect("pool starts");
+    let go = std::env::temp_dir().join(format!("procs-stats-{}", std::process::id()));
+    let go = go.to_str().expect("a UTF-8 temp dir").to_owned();
     std::thread::scope(|scope| {
-        let call = scope.spawn(|| pool.call(proc!(sleeps(2_000))));
-        // Polled, not timed: wait until the worker has the call (on the
-        // calling thread's direct path, the worker being idle).
+        let call = scope.spawn(|| pool.call(proc!(wait_for(go.clone()))));
+        // The call cannot end before the file exists: wait until the worker
+        // has it (on the calling thread's direct path, the worker being idle).
+        // Bounded (a minute) so that a miscount fails instead of hanging.
         let mut stats = pool.stats();
-        for _ in 0..1000 {
-            if stats.running == 1 || call.is_finished() {
+        for _ in 0..12_000 {
+            if stats.running != 0 || call.is_finished() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(5));
             stats = pool.stats();
         }
+        // Let the call end whatever was seen, so the scope can.
+        std::fs::write(&go, b"").expect("temp dir is writable");
         assert_eq!(
             (stats.queued, stats.running, stats.done()),
             (0, 1, 0),
             "{stats:#?}"
         );
         assert_eq!(stats.workers_alive, 1, "{stats:#?}");
-        assert_eq!(call.join().expect("no panic").expect("sleeps"), 2_000);
+        assert!(call.join().expect("no panic").expect("waits"));
     });
     let stats = pool.stats();
     assert_eq!((stats.running, stats.succeeded), (0, 1), "{stats:#?}");
