@@ -275,3 +275,44 @@ fn records_over_the_message_limit_are_dropped_with_a_warning() {
     );
     assert_eq!(pool.stats().workers_started, 1, "the worker lived on");
 }
+
+/// Enters a span and never leaves it.
+#[remote]
+fn leaves_a_span_entered(n: u32) -> u32 {
+    std::mem::forget(tracing::info_span!(target: "app::work", "forever").entered());
+    tracing::info!(target: "app::work", "inside forever");
+    n
+}
+
+#[test]
+fn a_span_the_task_left_entered_does_not_stay_entered_here() {
+    let collector = Collector::default();
+    let _default = tracing::subscriber::set_default(subscriber(&collector));
+    let pool = Pool::builder().workers(1).build().expect("pool starts");
+    let caller = tracing::info_span!(target: "app::caller", "caller", request = 11);
+    caller.in_scope(|| {
+        // Single calls on an idle worker are made, and replayed, on this
+        // very thread (once the slot lends the worker: most of these).
+        for n in 0..20 {
+            assert_eq!(pool.call(proc!(leaves_a_span_entered(n))).expect("ok"), n);
+        }
+        tracing::info!(target: "app::work", "back in the caller");
+    });
+    let seen = collector.seen();
+    let inside = seen.iter().find(|s| message(s) == "inside forever");
+    let names: Vec<_> = inside
+        .unwrap_or_else(|| panic!("no event among {seen:#?}"))
+        .spans
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(names, ["caller", "procs", "forever"]);
+    let back = seen.iter().find(|s| message(s) == "back in the caller");
+    let names: Vec<_> = back
+        .unwrap_or_else(|| panic!("no event among {seen:#?}"))
+        .spans
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(names, ["caller"]);
+}

@@ -202,6 +202,8 @@ pub(super) fn replay(msg: &[u8], caller: Option<&CallerSpan>, id: &str) -> bool 
     let mut metas: Vec<Option<&'static Metadata<'static>>> = Vec::new();
     // The worker's open spans and ours for them.
     let mut spans: HashMap<u64, (Id, &'static Metadata<'static>)> = HashMap::new();
+    // Our spans entered on this thread, in order.
+    let mut entered: Vec<Id> = Vec::new();
     let parent_of = |spans: &HashMap<_, (Id, _)>, parent: Option<u64>| match parent {
         Some(worker) => spans
             .get(&worker)
@@ -245,11 +247,15 @@ pub(super) fn replay(msg: &[u8], caller: Option<&CallerSpan>, id: &str) -> bool 
             Record::Enter(worker) => {
                 if let Some((ours, _)) = spans.get(&worker) {
                     dispatch.enter(ours);
+                    entered.push(ours.clone());
                 }
             }
             Record::Exit(worker) => {
                 if let Some((ours, _)) = spans.get(&worker) {
-                    dispatch.exit(ours);
+                    if let Some(at) = entered.iter().rposition(|e| e == ours) {
+                        entered.remove(at);
+                        dispatch.exit(ours);
+                    }
                 }
             }
             Record::Close(worker) => {
@@ -275,7 +281,12 @@ pub(super) fn replay(msg: &[u8], caller: Option<&CallerSpan>, id: &str) -> bool 
             }
         }
     }
-    // Spans the worker left open end with its message (see `wire::trace`).
+    // What the worker left entered or open ends with its message (see
+    // `wire::trace`): this thread may be the caller's own (the direct
+    // path), whose current span must be as it was.
+    for ours in entered.iter().rev() {
+        dispatch.exit(ours);
+    }
     for (_, (ours, _)) in spans {
         dispatch.try_close(ours);
     }
