@@ -316,3 +316,45 @@ fn a_span_the_task_left_entered_does_not_stay_entered_here() {
         .collect();
     assert_eq!(names, ["caller"]);
 }
+
+/// Under `panic = "abort"` the worker dies of the panic, yet what the task
+/// emitted before it arrives, before the error: a fixture program built
+/// that way (procs/tests/fixtures/panic-abort-tracing) prints what its
+/// subscriber got.
+#[test]
+fn what_a_task_emitted_before_a_panic_arrives_under_abort() {
+    use std::path::Path;
+    use std::process::Command;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/panic-abort-tracing");
+    // As tests/panic_abort.rs does: the workspace's versions, and a target
+    // directory apart from the outer build's.
+    std::fs::copy(root.join("Cargo.lock"), fixture.join("Cargo.lock")).unwrap();
+    let target = root.join("target/fixtures");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--quiet", "--offline", "--manifest-path"])
+        .arg(fixture.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(built.success(), "the fixture did not build");
+    let out = Command::new(target.join("debug/panic-abort-tracing-fixture"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("event caller:procs app::work about to fail on 4"),
+        "{stdout}"
+    );
+    assert!(
+        lines.get(1).is_some_and(|l| l.starts_with("panicked: ")),
+        "{stdout}"
+    );
+    assert!(lines[1].ends_with("failed on 4"), "{stdout}");
+}
