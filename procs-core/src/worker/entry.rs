@@ -39,7 +39,7 @@ pub fn serve<C: Channel>(channel: C, max_message_size: usize) -> ! {
     // SAFETY: the variable is read, not removed (other threads may run).
     #[cfg(feature = "tracing")]
     unsafe {
-        crate::worker::trace::install(false)
+        crate::worker::trace::install(false, max_message_size)
     };
     crate::worker::serve::serve_calls(channel, max_message_size, false)
 }
@@ -125,7 +125,7 @@ pub(crate) fn init_with(finish_startup: impl FnOnce()) {
     // SAFETY: still single-threaded, as above.
     #[cfg(feature = "tracing")]
     unsafe {
-        crate::worker::trace::install(true)
+        crate::worker::trace::install(true, max)
     };
     finish_startup();
     match TRANSPORTS.iter().find(|t| name == t.name) {

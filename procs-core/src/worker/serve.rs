@@ -101,9 +101,7 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         // The tasks' tracing records go first too: the caller has them all
         // once it has the results.
         #[cfg(feature = "tracing")]
-        if let Err(error) =
-            crate::worker::trace::flush(&mut channel, &mut trace_buf, max_message_size)
-        {
+        if let Err(error) = crate::worker::trace::flush(&mut channel, &mut trace_buf) {
             fail(&format!("cannot send tracing records: {error}"));
         }
         if let Err(error) = channel.send(&out) {

@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tracing_core::callsite::Identifier;
 use tracing_core::field::{Field, Visit};
@@ -52,6 +53,10 @@ struct Buffer {
 
 static BUFFER: Mutex<Option<Buffer>> = Mutex::new(None);
 
+/// The pool's message size limit, which a trace message must keep to: the
+/// parent's channel would refuse a longer one.
+static MAX_MESSAGE_SIZE: AtomicUsize = AtomicUsize::new(usize::MAX);
+
 /// Installs the collector as the worker's global subscriber and `log`
 /// logger, if the parent asked for records (see [`ENV_TRACE_LEVEL`]).
 ///
@@ -60,7 +65,8 @@ static BUFFER: Mutex<Option<Buffer>> = Mutex::new(None);
 /// With `forget` (the variable is removed, so that programs the worker
 /// starts do not inherit it), no other thread may read or write the
 /// environment meanwhile.
-pub(crate) unsafe fn install(forget: bool) {
+pub(crate) unsafe fn install(forget: bool, max_message_size: usize) {
+    MAX_MESSAGE_SIZE.store(max_message_size, Ordering::Relaxed);
     let level = std::env::var(ENV_TRACE_LEVEL).ok();
     if forget {
         // SAFETY: as the caller promises.
@@ -85,34 +91,18 @@ pub(crate) unsafe fn install(forget: bool) {
 }
 
 /// Sends what the tasks emitted since the last call, if anything, as one
-/// trace message; call it just before sending a response. A message over
-/// `max_message_size`, which the parent would refuse, is replaced by a
-/// warning that says so.
-pub(crate) fn flush(
-    channel: &mut impl Channel,
-    buf: &mut Vec<u8>,
-    max_message_size: usize,
-) -> Result<(), String> {
+/// trace message; call it just before sending a response.
+pub(crate) fn flush(channel: &mut impl Channel, buf: &mut Vec<u8>) -> Result<(), String> {
     if !take_message(buf)? {
         return Ok(());
-    }
-    if buf.len() > max_message_size {
-        let mut warning = Buffer::default();
-        warning.push_warning(format!(
-            "the worker dropped the tracing records of a request: {} bytes, over the pool's message size limit of {max_message_size}",
-            buf.len()
-        ));
-        let batch = Batch {
-            pid: std::process::id(),
-            records: warning.records,
-        };
-        trace::encode(buf, &batch).map_err(|e| e.to_string())?;
     }
     channel.send(buf).map_err(|e| e.to_string())
 }
 
 /// Encodes what the tasks emitted since the last call into `buf` as one
-/// trace message and empties the buffer; `false` if there is nothing.
+/// trace message and empties the buffer; `false` if there is nothing. A
+/// message over the message size limit is replaced by a warning that says
+/// so.
 pub(crate) fn take_message(buf: &mut Vec<u8>) -> Result<bool, String> {
     let records = {
         let mut guard = crate::util::sync::lock(&BUFFER);
@@ -128,12 +118,25 @@ pub(crate) fn take_message(buf: &mut Vec<u8>) -> Result<bool, String> {
         }
         taken.records
     };
+    encode(buf, records)?;
+    let max = MAX_MESSAGE_SIZE.load(Ordering::Relaxed);
+    if buf.len() > max {
+        let mut warning = Buffer::default();
+        warning.push_warning(format!(
+            "the worker dropped the tracing records of a request: {} bytes, over the pool's message size limit of {max}",
+            buf.len()
+        ));
+        encode(buf, warning.records)?;
+    }
+    Ok(true)
+}
+
+fn encode(buf: &mut Vec<u8>, records: Vec<Record>) -> Result<(), String> {
     let batch = Batch {
         pid: std::process::id(),
         records,
     };
-    trace::encode(buf, &batch).map_err(|e| e.to_string())?;
-    Ok(true)
+    trace::encode(buf, &batch).map_err(|e| e.to_string())
 }
 
 impl Buffer {
