@@ -28,6 +28,23 @@
 //! worker it runs on ([`Error::Poisoned`]); [`Error::replay`] runs a failed
 //! call again in the calling process.
 //!
+//! # Watching a pool
+//!
+//! [`Pool::stats`] returns a [`PoolStats`]: calls queued, running and
+//! answered by outcome, workers alive, started and replaced, and each
+//! worker's resident memory; its docs show a progress bar over a `pmap`.
+//!
+//! # Feature flags
+//!
+//! - `tracing`: a task's `tracing` events and spans, and its `log` records,
+//!   reach the subscriber current where the call was made, under the span
+//!   current there, inside a `procs` span (target `procs::worker`, fields
+//!   `id` and `pid`). Each keeps its target, level, fields and location, so
+//!   the caller's filters apply. A worker forwards only what the parent's
+//!   most verbose level (`LevelFilter::current()` when the worker starts)
+//!   lets through, and a task's records arrive before its result.
+//! - `testkit`: the transport conformance kit, `procs_core::testkit`.
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85, declared from the dependencies; only the current stable is tested.
@@ -61,6 +78,7 @@ pub use api::pmap::{pmap, pmap_unordered};
 pub use api::pool::Pool;
 pub use api::proc::Proc;
 pub use api::results::Results;
+pub use api::stats::{Failures, PoolStats, WorkerStats};
 pub use api::unordered::Unordered;
 pub use contract::BoxError;
 pub use error::{CallContext, Error, Payload};

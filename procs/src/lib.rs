@@ -130,6 +130,13 @@
 //!   [`pmap`]) gets [`Error::InsideWorker`]: nested pools are refused. Return
 //!   the data to the caller and run the next stage from there.
 //!
+//! # Watching a pool
+//!
+//! [`Pool::stats`] returns a [`PoolStats`] snapshot: calls queued, running,
+//! succeeded, failed by kind and cancelled; workers alive, started and
+//! replaced; each worker's resident memory. Its docs show a progress bar
+//! over a `pmap`.
+//!
 //! # Wire format limits
 //!
 //! Arguments and results cross as bincode, which is not self-describing:
@@ -149,6 +156,15 @@
 //!   the program runs on the local default transport as before. Building it
 //!   needs an MPI library (Open MPI or MPICH, with development files) and
 //!   libclang. See `docs/cluster.md`.
+//! - `tracing` (off by default): a task's `tracing` events and spans, and
+//!   its `log` records, reach the subscriber that was current where the call
+//!   was made, under the span current there, inside a `procs` span (target
+//!   `procs::worker`) with the function's ID (`id`) and the worker's pid
+//!   (`pid`). Targets, levels and fields are the task's own, so the caller's
+//!   filters apply; a worker forwards only what the parent's most verbose
+//!   level (`LevelFilter::current()` when the worker starts: set up the
+//!   subscriber before the pool) lets through, and a call's records arrive
+//!   before its result.
 //!
 //! Features are additive. With both on, `pipe` stays the default and `ipc`
 //! adds `IpcTransport`, to pick per pool; with `default-features = false,
@@ -168,9 +184,9 @@
 mod default_transport;
 
 pub use procs_core::{
-    BoxError, Builder, CallContext, CallFuture, Calls, Error, Exit, Location, PanicInfo, Payload,
-    Pool, Proc, RemoteFn, Results, Unordered, call, call_async, init, marker, pmap, pmap_unordered,
-    proc,
+    BoxError, Builder, CallContext, CallFuture, Calls, Error, Exit, Failures, Location, PanicInfo,
+    Payload, Pool, PoolStats, Proc, RemoteFn, Results, Unordered, WorkerStats, call, call_async,
+    init, marker, pmap, pmap_unordered, proc,
 };
 
 /// For transport authors: the contract a transport implements.

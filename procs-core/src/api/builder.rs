@@ -437,6 +437,7 @@ impl Builder {
         };
         let initializer = self.initializer.transpose()?;
         let watch = Watch::start(workers).map_err(|error| Error::Spawn(error.into()))?;
+        let counters = std::sync::Arc::new(crate::pool::stats::Counters::new(workers));
         let config = SlotConfig {
             source,
             max_message_size: self.max_message_size,
@@ -445,7 +446,8 @@ impl Builder {
             max_tasks_per_worker,
             initializer,
             watch,
-            lent: Lent::new(workers),
+            lent: Lent::new(workers, counters.clone()),
+            counters,
         };
         crate::pool::Shared::start(workers, settings, config).map(Pool::from_shared)
     }

@@ -8,4 +8,5 @@ pub(crate) mod pmap;
 pub(crate) mod pool;
 pub(crate) mod proc;
 pub(crate) mod results;
+pub(crate) mod stats;
 pub(crate) mod unordered;

@@ -21,6 +21,8 @@ use crate::error::{CallContext, Error};
 use crate::pool::job::Reply;
 use crate::pool::launch::{Worker, lost_reason, retire};
 use crate::pool::spec::Spec;
+use crate::pool::stats::Counters;
+use crate::pool::trace::recv_answer;
 use crate::pool::watch::Watch;
 use crate::wire::Broke;
 use crate::wire::codec::{self, Message};
@@ -29,12 +31,14 @@ use crate::wire::spare::Spare;
 /// The workers lent by idle slots, one place per slot.
 pub(crate) struct Lent {
     places: Box<[Mutex<Option<Worker>>]>,
+    counters: Arc<Counters>,
 }
 
 impl Lent {
-    pub(crate) fn new(slots: usize) -> Lent {
+    pub(crate) fn new(slots: usize, counters: Arc<Counters>) -> Lent {
         Lent {
             places: (0..slots).map(|_| Mutex::new(None)).collect(),
+            counters,
         }
     }
 
@@ -71,6 +75,9 @@ impl Lent {
             if max_tasks.is_some_and(|max| worker.tasks >= max) {
                 continue;
             }
+            // Running from here on; the caller counts the answer.
+            self.counters.submitted(1);
+            self.counters.taken(1);
             return Ok(call_on(guard, index, spec, watch, max_message_size));
         }
         Err(spec)
@@ -165,7 +172,8 @@ fn round_trip(worker: &mut Worker, request: &[u8], spec: &mut Spec) -> Result<An
     for buf in &spec.args.detached {
         channel.send(buf).map_err(|e| Broke::Link(Some(e)))?;
     }
-    let msg = match channel.recv() {
+    // The calling thread's own subscriber and span are the caller's.
+    let msg = match recv_answer(channel, None, spec.id) {
         Ok(Some(msg)) => Arc::new(msg),
         Ok(None) => return Err(Broke::Link(None)),
         Err(error) => return Err(Broke::Link(Some(error))),

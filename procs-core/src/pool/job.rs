@@ -62,15 +62,23 @@ pub(crate) struct Done {
 pub(crate) struct ReplyTo {
     tx: Sender<Done>,
     waker: Arc<AtomicWaker>,
+    caller: Arc<crate::pool::caller::Caller>,
 }
 
 impl ReplyTo {
-    pub(crate) fn new(tx: Sender<Done>, waker: Arc<AtomicWaker>) -> ReplyTo {
-        ReplyTo { tx, waker }
+    pub(crate) fn new(
+        tx: Sender<Done>,
+        waker: Arc<AtomicWaker>,
+        caller: Arc<crate::pool::caller::Caller>,
+    ) -> ReplyTo {
+        ReplyTo { tx, waker, caller }
     }
 
     /// Delivers the answers; fails only if the call is gone.
     pub(crate) fn send(&self, done: Done) -> Result<(), Done> {
+        done.results
+            .iter()
+            .for_each(|(_, r)| self.caller.answered(r));
         let sent = self.tx.send(done).map_err(|unsent| unsent.into_inner());
         self.waker.wake();
         sent
@@ -130,6 +138,11 @@ impl Job {
     /// Drops the job without answering: another job answers for its calls.
     pub(super) fn forget(mut self) {
         self.reply = None;
+    }
+
+    /// Who made the calls, if the job is still unanswered.
+    pub(crate) fn caller(&self) -> Option<&crate::pool::caller::Caller> {
+        self.reply.as_ref().map(|r| &*r.caller)
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {

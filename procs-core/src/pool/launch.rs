@@ -77,6 +77,8 @@ pub(crate) fn worker_command(transport: &str, max_message_size: usize) -> Comman
         .env(ENV_MAX_MESSAGE, max_message_size.to_string())
         .env(ENV_PARENT_PID, std::process::id().to_string())
         .stdin(Stdio::null());
+    #[cfg(feature = "tracing")]
+    crate::pool::trace::pass_level(&mut cmd);
     cmd
 }
 

@@ -3,13 +3,16 @@
 //! answers behind every `call` and `pmap`. `README.md` beside this file says
 //! how the pieces fit and why they cannot deadlock.
 
+pub(crate) mod caller;
 pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
 pub(crate) mod retry;
 pub(crate) mod slot;
 pub(crate) mod spec;
+pub(crate) mod stats;
 pub(crate) mod stream;
+pub(crate) mod trace;
 pub(crate) mod watch;
 
 use std::num::NonZeroUsize;
@@ -21,6 +24,7 @@ use crate::pool::job::{Job, Reply};
 use crate::pool::retry::{Policy, Requeue, Retry};
 use crate::pool::slot::{Slot, SlotConfig};
 use crate::pool::spec::Spec;
+use crate::pool::stats::Counters;
 use crate::pool::watch::Watch;
 use crate::util::sync::lock;
 
@@ -30,6 +34,7 @@ pub(crate) struct Shared {
     workers: usize,
     settings: CallSettings,
     state: State,
+    counters: Arc<Counters>,
 }
 
 /// What shapes each call's stream of jobs, as the builder set it.
@@ -87,6 +92,7 @@ impl Shared {
     ) -> Result<Arc<Shared>, Error> {
         let (queue, jobs) = crossbeam_channel::unbounded();
         let watch = config.watch.clone();
+        let counters = config.counters.clone();
         let config = Arc::new(config);
         let mut slots = Vec::with_capacity(workers);
         for index in 0..workers {
@@ -113,6 +119,7 @@ impl Shared {
             workers,
             settings,
             state,
+            counters,
         }))
     }
 
@@ -130,6 +137,7 @@ impl Shared {
             workers: 0,
             settings: CallSettings::default(),
             state: State::Refused(reason),
+            counters: Arc::new(Counters::new(0)),
         })
     }
 
@@ -149,9 +157,24 @@ impl Shared {
             return Err(spec);
         }
         let max_tasks = config.max_tasks_per_worker.map(NonZeroUsize::get);
-        config
+        let result = config
             .lent
-            .call(spec, &config.watch, config.max_message_size, max_tasks)
+            .call(spec, &config.watch, config.max_message_size, max_tasks)?;
+        self.counters.answered(&result);
+        Ok(result)
+    }
+
+    /// The pool's counters.
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// The pids of the live workers the pool spawned.
+    pub(crate) fn worker_pids(&self) -> Vec<u32> {
+        match &self.state {
+            State::Running { watch, .. } => watch.pids(),
+            State::Refused(_) => Vec::new(),
+        }
     }
 
     /// The retry policy of a call, from its proc's settings and the pool's.
@@ -171,13 +194,18 @@ impl Shared {
     }
 
     pub(crate) fn submit(&self, job: Job) {
+        self.counters.submitted(job.tasks.len());
         match &self.state {
             State::Running { queue, .. } => {
                 if let Err(unsent) = queue.send(job) {
+                    self.counters.taken(unsent.tasks.len());
                     unsent.fail(|| Error::PoolClosed);
                 }
             }
-            State::Refused(reason) => job.fail(reason),
+            State::Refused(reason) => {
+                self.counters.taken(job.tasks.len());
+                job.fail(reason);
+            }
         }
     }
 

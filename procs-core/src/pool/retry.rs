@@ -126,6 +126,11 @@ fn backoff(attempt: usize) -> Duration {
 }
 
 impl Job {
+    /// Whether this job runs a call again (it has failed before).
+    pub(crate) fn is_retry(&self) -> bool {
+        self.retry.as_ref().is_some_and(|r| !r.earlier.is_empty())
+    }
+
     /// When this job may run: not before the end of its backoff.
     pub(crate) fn not_before(&self) -> Option<Instant> {
         self.retry.as_ref()?.not_before

@@ -55,6 +55,7 @@ pub(crate) struct SlotConfig {
     pub(crate) watch: Arc<Watch>,
     /// Where idle slots lend their workers to callers (see `direct`).
     pub(crate) lent: Lent,
+    pub(crate) counters: Arc<crate::pool::stats::Counters>,
 }
 
 impl SlotConfig {
@@ -279,7 +280,14 @@ impl Slot {
             self.queue.try_recv()
         };
         match next {
-            Ok(job) => Some(job),
+            Ok(job) => {
+                // A retried call left the queue when it first ran: its
+                // statistics count it as running until its last attempt.
+                if !job.is_retry() {
+                    self.config.counters.taken(job.tasks.len());
+                }
+                Some(job)
+            }
             Err(TryRecvError::Empty) => None,
             Err(TryRecvError::Disconnected) => {
                 self.queue_open = false;

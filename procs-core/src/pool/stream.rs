@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Error;
 use crate::pool::Shared;
+use crate::pool::caller::Caller;
 use crate::pool::job::{CancelFlag, Done, Job, Reply, ReplyTo, Task};
 use crate::pool::spec::{RetrySpec, Spec};
 
@@ -95,6 +96,8 @@ pub(crate) struct RawResults<'a> {
     per_task: Option<f64>,
     /// Calls submitted and not answered yet.
     unanswered: usize,
+    /// Where the call was made, for its jobs.
+    caller: Arc<Caller>,
 }
 
 impl<'a> RawResults<'a> {
@@ -128,6 +131,7 @@ impl<'a> RawResults<'a> {
             batch: pool.chunk_size().unwrap_or(1),
             per_task: None,
             unanswered: 0,
+            caller: Arc::new(Caller::here(pool.counters())),
         }
     }
 
@@ -214,7 +218,7 @@ impl<'a> RawResults<'a> {
     ) {
         self.unanswered += tasks.len();
         let expected = self.per_task.map(|t| t * tasks.len() as f64);
-        let reply = ReplyTo::new(self.tx.clone(), self.waker.clone());
+        let reply = ReplyTo::new(self.tx.clone(), self.waker.clone(), self.caller.clone());
         let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), reply);
         job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
         job.retry = self.pool.retry(retry);

@@ -186,6 +186,11 @@ impl Watch {
         std::mem::take(&mut state.entries[slot]).killed
     }
 
+    /// The pids of the live workers, for statistics.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.lock().entries.iter().filter_map(|e| e.pid).collect()
+    }
+
     /// Kills every worker now and from now on.
     pub(crate) fn kill_all(&self) {
         self.lock().pool_killed = true;

@@ -11,7 +11,7 @@ use crate::wire::panic::PanicInfo;
 use crate::wire::value::{decode_value, encode_value};
 
 /// Bumped whenever the envelope layout or its meaning changes.
-pub(crate) const PROTOCOL: u32 = 3;
+pub(crate) const PROTOCOL: u32 = 4;
 
 const HELLO: u8 = 1;
 const REQUEST: u8 = 2;
@@ -19,6 +19,9 @@ const RESPONSE: u8 = 3;
 /// A worker's last words under `panic = "abort"`: sent from the panic hook,
 /// before the abort, instead of a response.
 const DYING: u8 = 4;
+/// `tracing` records of the running request, sent before its response
+/// (`wire::trace`, feature `tracing`).
+const TRACE: u8 = 5;
 
 /// The first message of every worker: who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +103,28 @@ pub(crate) fn encode_dying(buf: &mut Vec<u8>, seq: u64, panic: &PanicInfo) {
 /// taking a message for a response.
 pub(crate) fn is_dying(msg: &[u8]) -> bool {
     msg.first() == Some(&DYING)
+}
+
+/// Whether `msg` is a trace message, which the parent replays before it
+/// takes the next message for a response.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn is_trace(msg: &[u8]) -> bool {
+    msg.first() == Some(&TRACE)
+}
+
+/// Encodes a trace message carrying `payload` into `buf`, replacing its
+/// contents.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn encode_trace(buf: &mut Vec<u8>, payload: &[u8]) {
+    buf.clear();
+    buf.push(TRACE);
+    buf.extend_from_slice(payload);
+}
+
+/// The payload of a trace message.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn trace_payload(msg: &[u8]) -> &[u8] {
+    msg.get(1..).unwrap_or_default()
 }
 
 pub(crate) fn encode_hello(buf: &mut Vec<u8>, hello: &Hello) {

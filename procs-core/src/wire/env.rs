@@ -16,6 +16,12 @@ pub(crate) const ENV_MAX_MESSAGE: &str = "PROCS_MAX_MESSAGE";
 /// its life to; absent when the worker was started by hand.
 pub(crate) const ENV_PARENT_PID: &str = "PROCS_PARENT_PID";
 
+/// The most verbose level the parent's subscribers want (feature
+/// `tracing`): what the worker's collector passes on. Absent or `off`, the
+/// worker collects nothing.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) const ENV_TRACE_LEVEL: &str = "PROCS_TRACE_LEVEL";
+
 /// What a worker's argv[0] adds to the parent's, so that `ps` and `top`
 /// tell workers from their parent.
 pub(crate) const ARG0_MARKER: &str = " [procs worker]";

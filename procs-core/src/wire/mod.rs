@@ -10,6 +10,8 @@ pub(crate) mod detached;
 pub(crate) mod env;
 pub(crate) mod panic;
 pub(crate) mod spare;
+#[cfg(feature = "tracing")]
+pub(crate) mod trace;
 pub(crate) mod value;
 
 use crate::contract::BoxError;

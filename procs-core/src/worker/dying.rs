@@ -109,6 +109,13 @@ fn send_dying(panic: &PanicInfo) {
         return;
     };
     let mut msg = Vec::new();
+    // What the task emitted before it panicked goes first, as before a
+    // response: the panic's cause is often in it.
+    #[cfg(feature = "tracing")]
+    if let Ok(true) = crate::worker::trace::take_message(&mut msg) {
+        // SAFETY: as below.
+        unsafe { (lent.send)(lent.channel, &msg) };
+    }
     codec::encode_dying(&mut msg, lent.seq, panic);
     // SAFETY: `lent` was made by `while_running` for the channel's own type,
     // and the serve loop does not use the channel until it has taken it back

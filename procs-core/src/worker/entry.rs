@@ -36,6 +36,11 @@ use crate::wire::env::{self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, Worker
 /// ```
 pub fn serve<C: Channel>(channel: C, max_message_size: usize) -> ! {
     env::set_in_worker();
+    // SAFETY: the variable is read, not removed (other threads may run).
+    #[cfg(feature = "tracing")]
+    unsafe {
+        crate::worker::trace::install(false, max_message_size)
+    };
     crate::worker::serve::serve_calls(channel, max_message_size, false)
 }
 
@@ -115,6 +120,13 @@ pub(crate) fn init_with(finish_startup: impl FnOnce()) {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // Before the program's other constructors, while single-threaded: the
+    // parent's subscriber gets what they emit too.
+    // SAFETY: still single-threaded, as above.
+    #[cfg(feature = "tracing")]
+    unsafe {
+        crate::worker::trace::install(true, max)
+    };
     finish_startup();
     match TRANSPORTS.iter().find(|t| name == t.name) {
         Some(transport) => crate::worker::runtime::run_as_main(transport.serve, max),

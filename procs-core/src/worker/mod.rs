@@ -7,3 +7,5 @@ pub(crate) mod parent;
 pub(crate) mod runtime;
 pub(crate) mod serve;
 pub(crate) mod startup;
+#[cfg(feature = "tracing")]
+pub(crate) mod trace;

@@ -33,6 +33,8 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
     // largest is kept to receive the next large argument into.
     let mut detached_out = Vec::new();
     let mut spare = Spare::default();
+    #[cfg(feature = "tracing")]
+    let mut trace_buf = Vec::new();
     let hello = Hello {
         protocol: codec::PROTOCOL,
         fingerprint: registry.fingerprint(),
@@ -96,6 +98,12 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         // parent-death signal is SIGKILL), and std's line buffer would keep
         // a `print!` without newline forever. Stderr is unbuffered.
         let _ = io::stdout().flush();
+        // The tasks' tracing records go first too: the caller has them all
+        // once it has the results.
+        #[cfg(feature = "tracing")]
+        if let Err(error) = crate::worker::trace::flush(&mut channel, &mut trace_buf) {
+            fail(&format!("cannot send tracing records: {error}"));
+        }
         if let Err(error) = channel.send(&out) {
             fail(&format!("cannot reply: {error}"));
         }

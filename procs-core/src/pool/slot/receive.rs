@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{Sent, Slot, Trip, Wanted, killed_error};
 use crate::error::Error;
 use crate::pool::job::{Answers, Job, Reply};
+use crate::pool::trace::recv_answer;
 use crate::wire::Broke;
 use crate::wire::codec;
 
@@ -13,7 +14,8 @@ impl Slot {
     /// Waits for the answer to the oldest request in flight.
     pub(super) fn receive(&mut self) {
         let worker = self.worker.as_mut().expect("jobs in flight have a worker");
-        let trip = match worker.channel.recv() {
+        let head = &self.in_flight.front().expect("in flight").job;
+        let trip = match recv_answer(&mut *worker.channel, head.caller(), head.id) {
             Ok(Some(msg)) => Trip::Answered(msg),
             Ok(None) => Trip::Closed,
             Err(error) => Trip::Failed(error),

@@ -4,6 +4,7 @@ use super::{Slot, Trip, killed_error, send_all};
 use crate::contract::erased::Source;
 use crate::error::{CallContext, Error};
 use crate::pool::launch::{Worker, check_hello, worker_command};
+use crate::pool::trace::recv_answer;
 use crate::pool::watch::Killed;
 use crate::wire::codec::{self, Message};
 
@@ -24,6 +25,7 @@ impl Slot {
             }
             Source::Attach(attach) => (attach.attach(self.index, max).map_err(Error::Spawn)?, None),
         };
+        config.counters.worker_started(self.index);
         let hello = channel.recv();
         let killed = config.watch.end(self.index);
         self.worker = Some(Worker {
@@ -75,7 +77,7 @@ impl Slot {
             .begin(self.index, init.timeout.or(config.timeout), None);
         let worker = self.worker.as_mut().expect("started");
         let trip = match send_all(&mut *worker.channel, &self.buf, detached)
-            .and_then(|()| worker.channel.recv())
+            .and_then(|()| recv_answer(&mut *worker.channel, None, init.id))
         {
             Ok(Some(msg)) => Trip::Answered(msg),
             Ok(None) => Trip::Closed,
