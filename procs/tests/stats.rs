@@ -106,3 +106,37 @@ fn a_running_call_is_seen_running() {
     let stats = pool.stats();
     assert_eq!((stats.running, stats.succeeded), (0, 1), "{stats:#?}");
 }
+
+/// Aborts its worker on the first run for `marker` (the marker file does
+/// not exist yet), succeeds on the next.
+#[remote]
+fn dies_once(marker: std::path::PathBuf) -> u32 {
+    if std::fs::File::create_new(&marker).is_ok() {
+        std::process::abort();
+    }
+    1
+}
+
+#[test]
+fn a_retried_call_counts_once_under_its_final_outcome() {
+    let dir = std::env::temp_dir().join(format!("procs-stats-retry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pool = Pool::builder()
+        .workers(1)
+        .retries(1)
+        .build()
+        .expect("pool starts");
+    let markers: Vec<_> = (0..3).map(|i| dir.join(format!("call-{i}"))).collect();
+    let results: Vec<_> = pool.pmap(dies_once, markers).collect();
+    assert!(
+        results.iter().all(|r| r.as_ref().is_ok_and(|&v| v == 1)),
+        "{results:?}"
+    );
+
+    let stats = pool.stats();
+    assert_eq!(stats.succeeded, 3, "{stats:#?}");
+    assert_eq!(stats.failed.total(), 0, "{stats:#?}");
+    assert_eq!((stats.queued, stats.running), (0, 0), "{stats:#?}");
+    assert_eq!(stats.done(), 3, "{stats:#?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
