@@ -14,10 +14,13 @@ use crate::contract::erased::Source;
 use crate::error::Error;
 use crate::pool::CallSettings;
 use crate::pool::direct::Lent;
+use crate::pool::limits::LimitSettings;
 use crate::pool::slot::SlotConfig;
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
 use crate::wire::env::{DEFAULT_MAX_MESSAGE_SIZE, in_worker};
+
+mod limits;
 
 /// The facade's choice of default transport, applied by [`Builder::build`]
 /// when none was given and none was registered with
@@ -52,6 +55,8 @@ pub struct Builder {
     handshake_timeout: Duration,
     max_tasks_per_worker: Option<usize>,
     initializer: Option<Result<Spec, Error>>,
+    /// Set in `builder/limits.rs`.
+    limits: LimitSettings,
 }
 
 impl Builder {
@@ -66,6 +71,7 @@ impl Builder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_tasks_per_worker: None,
             initializer: None,
+            limits: LimitSettings::default(),
         }
     }
 
@@ -383,6 +389,7 @@ impl Builder {
             None => None,
         };
         let initializer = self.initializer.transpose()?;
+        let limits = self.limits.resolve(matches!(source, Source::Attach(_)))?;
         let watch = Watch::start(workers).map_err(|error| Error::Spawn(error.into()))?;
         let config = SlotConfig {
             source,
@@ -393,6 +400,7 @@ impl Builder {
             initializer,
             watch,
             lent: Lent::new(workers),
+            limits,
         };
         crate::pool::Shared::start(workers, settings, config).map(Pool::from_shared)
     }
@@ -413,6 +421,7 @@ impl fmt::Debug for Builder {
             .field("timeout", &self.timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_tasks_per_worker", &self.max_tasks_per_worker)
+            .field("limits", &self.limits)
             .field(
                 "initializer",
                 &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),

@@ -6,7 +6,8 @@ use std::fmt;
 
 /// The context of a failed call: carried by the errors of calls that ran
 /// (or were about to run) in a worker, [`Error::Panicked`],
-/// [`Error::WorkerDied`], [`Error::Timeout`] and [`Error::WorkerLost`], and
+/// [`Error::WorkerDied`], [`Error::Timeout`], [`Error::WorkerLost`],
+/// [`Error::OutOfMemory`] and [`Error::CpuTimeLimit`], and
 /// reached through [`Error::context`].
 ///
 /// It is empty unless the pool recorded something for the call; its
@@ -27,6 +28,8 @@ use std::fmt;
 /// [`Error::WorkerDied`]: crate::Error::WorkerDied
 /// [`Error::Timeout`]: crate::Error::Timeout
 /// [`Error::WorkerLost`]: crate::Error::WorkerLost
+/// [`Error::OutOfMemory`]: crate::Error::OutOfMemory
+/// [`Error::CpuTimeLimit`]: crate::Error::CpuTimeLimit
 /// [`Error::context`]: crate::Error::context
 #[derive(Debug, Default)]
 pub struct CallContext {
@@ -88,7 +91,9 @@ impl crate::Error {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
             | Error::Timeout { context, .. }
-            | Error::WorkerLost { context, .. } => Some(context),
+            | Error::WorkerLost { context, .. }
+            | Error::OutOfMemory { context, .. }
+            | Error::CpuTimeLimit { context, .. } => Some(context),
             _ => None,
         }
     }
@@ -101,7 +106,9 @@ impl crate::Error {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
             | Error::Timeout { context, .. }
-            | Error::WorkerLost { context, .. } => Some(context),
+            | Error::WorkerLost { context, .. }
+            | Error::OutOfMemory { context, .. }
+            | Error::CpuTimeLimit { context, .. } => Some(context),
             _ => None,
         }
     }

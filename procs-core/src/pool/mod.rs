@@ -3,9 +3,11 @@
 //! answers behind every `call` and `pmap`. `README.md` beside this file says
 //! how the pieces fit and why they cannot deadlock.
 
+pub(crate) mod cgroup;
 pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
+pub(crate) mod limits;
 pub(crate) mod slot;
 pub(crate) mod spec;
 pub(crate) mod stream;
