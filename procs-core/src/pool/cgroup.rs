@@ -77,7 +77,13 @@ impl Cgroup {
     pub(crate) fn create(parent: &Path, limit: u64) -> io::Result<Cgroup> {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = parent.join(format!("procs-{}-{n}", std::process::id()));
-        fs::create_dir(&path)?;
+        fs::create_dir(&path).map_err(|error| {
+            let path = path.display();
+            io::Error::new(
+                error.kind(),
+                format!("cannot create cgroup {path}: {error}"),
+            )
+        })?;
         let cgroup = Cgroup { path };
         let max = if limit == u64::MAX {
             "max".to_owned()
@@ -95,7 +101,13 @@ impl Cgroup {
 
     /// Moves process `pid` (and what it starts from now on) into the cgroup.
     pub(crate) fn enter(&self, pid: u32) -> io::Result<()> {
-        fs::write(self.path.join("cgroup.procs"), pid.to_string())
+        fs::write(self.path.join("cgroup.procs"), pid.to_string()).map_err(|error| {
+            let path = self.path.display();
+            io::Error::new(
+                error.kind(),
+                format!("cannot move the worker into its cgroup {path}: {error}"),
+            )
+        })
     }
 
     /// Whether the kernel killed a process of the cgroup for want of memory.

@@ -253,6 +253,64 @@ mod test {
         assert_eq!(problem(attached, true), "cpu_time_limit");
     }
 
+    fn died(code: i32) -> Error {
+        use std::os::unix::process::ExitStatusExt;
+        Error::WorkerDied {
+            id: "app::f".into(),
+            exit: std::process::ExitStatus::from_raw(code << 8).into(),
+            context: crate::error::CallContext::default(),
+        }
+    }
+
+    #[test]
+    fn a_death_by_a_limit_is_told_from_a_crash() {
+        let limit = Duration::from_secs(1);
+        let rlimit = Limits {
+            memory: Some((LIMIT, None)),
+            cpu_time: Some(limit),
+            ..Limits::default()
+        };
+        let oom = WorkerExit::OutOfMemory.code();
+        let cpu = WorkerExit::CpuTimeLimit.code();
+        assert!(matches!(
+            rlimit.classify(died(oom), false),
+            Error::OutOfMemory { limit: LIMIT, .. }
+        ));
+        assert!(matches!(
+            rlimit.classify(died(cpu), false),
+            Error::CpuTimeLimit { limit: l, .. } if l == limit
+        ));
+        assert!(matches!(
+            rlimit.classify(died(3), false),
+            Error::WorkerDied { .. }
+        ));
+        // Under a cgroup, only the cgroup's OOM kill counts.
+        let cgroup = Limits {
+            memory: Some((LIMIT, Some(Path::new("/sys/fs/cgroup")))),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            cgroup.classify(died(3), true),
+            Error::OutOfMemory { .. }
+        ));
+        assert!(matches!(
+            cgroup.classify(died(oom), false),
+            Error::WorkerDied { .. }
+        ));
+        // Without the limit, the codes are plain exits.
+        let none = Limits::default();
+        assert!(matches!(
+            none.classify(died(oom), false),
+            Error::WorkerDied { .. }
+        ));
+        assert!(matches!(
+            none.classify(died(cpu), false),
+            Error::WorkerDied { .. }
+        ));
+    }
+
+    const LIMIT: u64 = 64 << 20;
+
     #[test]
     fn resident_memory_of_this_process_is_read() {
         assert!(resident(std::process::id()).is_some_and(|rss| rss > 0));
