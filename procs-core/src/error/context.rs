@@ -73,7 +73,7 @@ impl fmt::Display for CallContext {
     }
 }
 
-impl crate::Error {
+impl super::Error {
     /// The context of a failed call, for the errors that carry one (see
     /// [`CallContext`]); `None` for errors that are not a call's failure in
     /// a worker.
@@ -86,7 +86,7 @@ impl crate::Error {
     /// assert!(Error::PoolClosed.context().is_none());
     /// ```
     pub fn context(&self) -> Option<&CallContext> {
-        use crate::Error;
+        use super::Error;
         match self {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
@@ -101,7 +101,7 @@ impl crate::Error {
     /// The context to record into, for the errors that carry one.
     #[allow(dead_code)]
     pub(crate) fn context_mut(&mut self) -> Option<&mut CallContext> {
-        use crate::Error;
+        use super::Error;
         match self {
             Error::Panicked { context, .. }
             | Error::WorkerDied { context, .. }
