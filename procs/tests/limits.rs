@@ -140,6 +140,20 @@ fn the_memory_limit_holds_with_the_mechanism_chosen_for_this_machine() {
     out_of_memory_then_serving(&pool);
 }
 
+/// The smallest limit `build` accepts leaves a worker room to start, serve
+/// and allocate a little.
+#[test]
+fn a_worker_under_the_smallest_memory_limit_serves() {
+    let pool = Pool::builder()
+        .workers(1)
+        .memory_limit(32 * MIB)
+        .memory_mechanism(MemoryMechanism::Rlimit)
+        .build()
+        .unwrap();
+    let first = pool.call(proc!(allocate(4))).unwrap();
+    assert_eq!(pool.call(proc!(allocate(4))).unwrap(), first);
+}
+
 #[test]
 fn a_worker_that_grew_past_recycle_above_is_replaced_before_its_next_task() {
     let pool = Pool::builder()

@@ -13,8 +13,9 @@ use crate::pool::launch::Worker;
 use crate::wire::env::{ENV_CPU_TIME_LIMIT, ENV_MEMORY_LIMIT, WorkerExit};
 
 /// The smallest memory limit a worker is given: what the worker itself
-/// needs (its task thread's stack, its buffers, the allocator's arenas),
-/// with room to spare for a task.
+/// needs (under `RLIMIT_DATA`, its task thread's stack alone takes the main
+/// thread's 8 MiB; then its buffers and the allocator's arenas), with room
+/// to spare for a task.
 pub(crate) const MIN_MEMORY_LIMIT: u64 = 32 << 20;
 
 /// How [`Builder::memory_limit`](crate::Builder::memory_limit) caps each
