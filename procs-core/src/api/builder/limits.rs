@@ -28,7 +28,10 @@ impl Builder {
     ///   fail. Rust aborts on a failed allocation, and the worker reports
     ///   that abort as an out-of-memory. It counts address space the worker
     ///   has mapped, not pages it touched, and each process on its own (a
-    ///   subprocess gets a limit of its own).
+    ///   subprocess gets a limit of its own). So that std's backtrace after
+    ///   a failed allocation cannot hide the cause, such a worker runs with
+    ///   `RUST_BACKTRACE=0` and its former value in `RUST_LIB_BACKTRACE`
+    ///   (which the panics procs reports still follow).
     ///
     /// `build` refuses a limit under 32 MiB, what a worker needs itself,
     /// and a limit on attached workers, which the pool did not start.
