@@ -14,11 +14,14 @@ use crate::contract::erased::Source;
 use crate::error::Error;
 use crate::pool::CallSettings;
 use crate::pool::direct::Lent;
+use crate::pool::limits::LimitSettings;
 use crate::pool::retry::Policy;
 use crate::pool::slot::SlotConfig;
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
 use crate::wire::env::{DEFAULT_MAX_MESSAGE_SIZE, in_worker};
+
+mod limits;
 
 /// The facade's choice of default transport, applied by [`Builder::build`]
 /// when none was given and none was registered with
@@ -54,6 +57,8 @@ pub struct Builder {
     max_tasks_per_worker: Option<usize>,
     initializer: Option<Result<Spec, Error>>,
     retry: Policy,
+    /// Set in `builder/limits.rs`.
+    limits: LimitSettings,
 }
 
 impl Builder {
@@ -69,6 +74,7 @@ impl Builder {
             max_tasks_per_worker: None,
             initializer: None,
             retry: Policy::default(),
+            limits: LimitSettings::default(),
         }
     }
 
@@ -293,7 +299,9 @@ impl Builder {
     /// short backoff, without holding up other calls. Panics are retried
     /// only with [`retry_panics`](Builder::retry_panics); failures that
     /// would recur or are not the call's (encoding, an unknown function, a
-    /// message too large, a closed pool) and cancelled calls never are. A
+    /// message too large, a closed pool, a resource limit's
+    /// [`Error::OutOfMemory`] or [`Error::CpuTimeLimit`]) and cancelled
+    /// calls never are. A
     /// call that still fails yields its last error, which says "after N
     /// attempts" and holds the earlier ones
     /// ([`Error::attempts`], [`CallContext::earlier_attempts`]); a call
@@ -436,6 +444,7 @@ impl Builder {
             None => None,
         };
         let initializer = self.initializer.transpose()?;
+        let limits = self.limits.resolve(matches!(source, Source::Attach(_)))?;
         let watch = Watch::start(workers).map_err(|error| Error::Spawn(error.into()))?;
         let counters = std::sync::Arc::new(crate::pool::stats::Counters::new(workers));
         let config = SlotConfig {
@@ -448,6 +457,7 @@ impl Builder {
             watch,
             lent: Lent::new(workers, counters.clone()),
             counters,
+            limits,
         };
         crate::pool::Shared::start(workers, settings, config).map(Pool::from_shared)
     }
@@ -470,6 +480,7 @@ impl fmt::Debug for Builder {
             .field("max_tasks_per_worker", &self.max_tasks_per_worker)
             .field("retries", &self.retry.retries)
             .field("retry_panics", &self.retry.panics)
+            .field("limits", &self.limits)
             .field(
                 "initializer",
                 &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),

@@ -8,8 +8,9 @@ use super::Error;
 
 /// The context of a failed call: carried by the errors of calls that ran
 /// (or were about to run) in a worker, [`Error::Panicked`],
-/// [`Error::WorkerDied`], [`Error::Timeout`], [`Error::WorkerLost`] and
-/// [`Error::Poisoned`], and reached through [`Error::context`].
+/// [`Error::WorkerDied`], [`Error::Timeout`], [`Error::WorkerLost`],
+/// [`Error::Poisoned`], [`Error::OutOfMemory`] and [`Error::CpuTimeLimit`],
+/// and reached through [`Error::context`].
 ///
 /// What it can hold: the failures of the call's earlier attempts when it
 /// was [retried](crate::Builder::retries) ([`earlier_attempts`]), and the
@@ -129,7 +130,9 @@ impl Error {
             | Error::WorkerDied { context, .. }
             | Error::Timeout { context, .. }
             | Error::WorkerLost { context, .. }
-            | Error::Poisoned { context, .. } => Some(context),
+            | Error::Poisoned { context, .. }
+            | Error::OutOfMemory { context, .. }
+            | Error::CpuTimeLimit { context, .. } => Some(context),
             _ => None,
         }
     }
@@ -141,7 +144,9 @@ impl Error {
             | Error::WorkerDied { context, .. }
             | Error::Timeout { context, .. }
             | Error::WorkerLost { context, .. }
-            | Error::Poisoned { context, .. } => Some(context),
+            | Error::Poisoned { context, .. }
+            | Error::OutOfMemory { context, .. }
+            | Error::CpuTimeLimit { context, .. } => Some(context),
             _ => None,
         }
     }

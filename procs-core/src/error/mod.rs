@@ -94,6 +94,31 @@ pub enum Error {
     /// [`Error::context`]), or whose arguments were not recorded.
     #[error("this error carries no call to replay")]
     NotReplayable,
+    /// The task needed more memory than the pool's
+    /// [`memory_limit`](crate::Builder::memory_limit) allows: its worker was
+    /// killed by the kernel (cgroup) or failed an allocation (rlimit), and was
+    /// replaced.
+    #[error("remote function `{id}` ran out of memory under the limit of {limit} bytes{context}")]
+    OutOfMemory {
+        /// The ID of the function.
+        id: String,
+        /// The worker's memory limit, in bytes.
+        limit: u64,
+        /// What the pool recorded about the call.
+        context: CallContext,
+    },
+    /// The task used more CPU time than the pool's
+    /// [`cpu_time_limit`](crate::Builder::cpu_time_limit); its worker was
+    /// ended and replaced.
+    #[error("remote function `{id}` used up its CPU time limit of {limit:?}{context}")]
+    CpuTimeLimit {
+        /// The ID of the function.
+        id: String,
+        /// The task's CPU time limit.
+        limit: Duration,
+        /// What the pool recorded about the call.
+        context: CallContext,
+    },
     /// A new worker did not complete its handshake in time and was killed.
     #[error("worker did not complete its handshake within {timeout:?}")]
     HandshakeTimeout {

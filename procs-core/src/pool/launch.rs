@@ -27,6 +27,8 @@ pub(crate) struct Worker {
     pub(crate) child: Option<Child>,
     /// Tasks it has run, for recycling.
     pub(crate) tasks: usize,
+    /// Its cgroup and size, for the pool's limits.
+    pub(crate) limits: crate::pool::limits::WorkerLimits,
 }
 
 /// Refuses a worker that speaks another protocol or runs another build.

@@ -4,9 +4,11 @@
 //! how the pieces fit and why they cannot deadlock.
 
 pub(crate) mod caller;
+pub(crate) mod cgroup;
 pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
+pub(crate) mod limits;
 pub(crate) mod retry;
 pub(crate) mod slot;
 pub(crate) mod spec;

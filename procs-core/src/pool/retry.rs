@@ -103,7 +103,9 @@ impl Retry {
 }
 
 /// Whether a failure brought the worker down: what a retry may cure, and
-/// what makes a call poison when it happens on every attempt.
+/// what makes a call poison when it happens on every attempt. A resource
+/// limit's kill (`OutOfMemory`, `CpuTimeLimit`) is left out: the call would
+/// need the same memory or CPU time on its next worker.
 fn brought_down(error: &Error) -> bool {
     matches!(
         error,

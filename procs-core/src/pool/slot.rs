@@ -56,6 +56,8 @@ pub(crate) struct SlotConfig {
     /// Where idle slots lend their workers to callers (see `direct`).
     pub(crate) lent: Lent,
     pub(crate) counters: Arc<crate::pool::stats::Counters>,
+    /// Memory and CPU limits, and when a worker is too large to keep.
+    pub(crate) limits: crate::pool::limits::Limits,
 }
 
 impl SlotConfig {
@@ -63,7 +65,9 @@ impl SlotConfig {
     /// pool spawned (it may have to be killed and replaced) and without a
     /// deadline (only a slot watches deadlines).
     pub(crate) fn lends(&self, timeout: Option<Duration>) -> bool {
-        matches!(self.source, Source::Spawn(_)) && timeout.or(self.timeout).is_none()
+        matches!(self.source, Source::Spawn(_))
+            && timeout.or(self.timeout).is_none()
+            && !self.limits.any()
     }
 }
 
@@ -217,6 +221,9 @@ impl Slot {
     }
 
     fn recycle_due(&self) -> bool {
+        if self.worker.as_ref().is_some_and(|w| w.limits.bloated) {
+            return true;
+        }
         match (&self.worker, self.config.max_tasks_per_worker) {
             (Some(worker), Some(max)) => {
                 let sent: usize = self.in_flight.iter().map(|s| s.job.tasks.len()).sum();
@@ -407,8 +414,12 @@ impl Slot {
         // A worker that sent garbage is alive and untrusted: no grace.
         let garbage = error.as_deref().is_some_and(is_protocol_error);
         let attached = matches!(self.config.source, Source::Attach(_));
+        // Read once the worker is reaped, then removed.
+        let cgroup = self.worker.as_mut().and_then(|w| w.limits.take_cgroup());
         let retired = self.discard(garbage);
-        lost_reason(id, error, retired, attached, garbage)
+        let reason = lost_reason(id, error, retired, attached, garbage);
+        let oom_killed = cgroup.is_some_and(|cgroup| cgroup.oom_killed());
+        self.config.limits.classify(reason, oom_killed)
     }
 
     /// Reaps the live worker, killing it at once (`kill_now`) or after a

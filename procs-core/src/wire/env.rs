@@ -15,6 +15,12 @@ pub(crate) const ENV_MAX_MESSAGE: &str = "PROCS_MAX_MESSAGE";
 /// The pid of the process that spawned the worker, which the worker ties
 /// its life to; absent when the worker was started by hand.
 pub(crate) const ENV_PARENT_PID: &str = "PROCS_PARENT_PID";
+/// The worker's memory limit in bytes, which it applies to itself as
+/// `RLIMIT_DATA`; absent when the pool sets none or caps the worker with a
+/// cgroup instead.
+pub(crate) const ENV_MEMORY_LIMIT: &str = "PROCS_MEMORY_LIMIT";
+/// The CPU time each task may use, in nanoseconds; absent when unlimited.
+pub(crate) const ENV_CPU_TIME_LIMIT: &str = "PROCS_CPU_TIME_LIMIT";
 
 /// The most verbose level the parent's subscribers want (feature
 /// `tracing`): what the worker's collector passes on. Absent or `off`, the
@@ -34,10 +40,15 @@ pub(crate) const COMM_LEN: usize = 15;
 /// Why a worker ended on its own outside any task: its exit code, distinct
 /// for each reason. The one list of procs' exit codes; the MPI transport
 /// keeps its own (118 and 119) beside them, and nothing else of procs exits
-/// with a code in 118..=125. A task that exits with one of these codes itself
+/// with a code in 116..=125. A task that exits with one of these codes itself
 /// is reported as if procs had (`exit(120)` reads as a stack overflow).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WorkerExit {
+    /// A task used up its CPU time limit (`worker::limits`).
+    CpuTimeLimit = 116,
+    /// An allocation failed under the worker's memory limit
+    /// (`worker::limits`).
+    OutOfMemory = 117,
     /// A task overflowed its stack (the worker's own handler, as std's
     /// runtime would in `main`, printed Rust's message first).
     StackOverflow = 120,

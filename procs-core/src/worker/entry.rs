@@ -2,7 +2,10 @@
 
 use crate::contract::registry::TRANSPORTS;
 use crate::contract::{Channel, Transport};
-use crate::wire::env::{self, ENV_MAX_MESSAGE, ENV_PARENT_PID, ENV_WORKER, WorkerExit};
+use crate::wire::env::{
+    self, ENV_CPU_TIME_LIMIT, ENV_MAX_MESSAGE, ENV_MEMORY_LIMIT, ENV_PARENT_PID, ENV_WORKER,
+    WorkerExit,
+};
 
 /// Serves calls on `channel` until the parent closes it, then exits the
 /// process: what a worker that something else launched (an MPI rank, a
@@ -106,6 +109,9 @@ pub(crate) fn init_with(finish_startup: impl FnOnce()) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(env::DEFAULT_MAX_MESSAGE_SIZE);
+    let number = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let memory_limit = number(ENV_MEMORY_LIMIT);
+    let cpu_time_limit = number(ENV_CPU_TIME_LIMIT).map(std::time::Duration::from_nanos);
     // SAFETY: a worker is single-threaded here (before main, or the first
     // line of main as documented). Removing the variables keeps programs the
     // worker itself starts from mistaking themselves for workers.
@@ -113,6 +119,11 @@ pub(crate) fn init_with(finish_startup: impl FnOnce()) {
         std::env::remove_var(ENV_WORKER);
         std::env::remove_var(ENV_MAX_MESSAGE);
         std::env::remove_var(ENV_PARENT_PID);
+        std::env::remove_var(ENV_MEMORY_LIMIT);
+        std::env::remove_var(ENV_CPU_TIME_LIMIT);
+        // Before the program's other constructors, which may start threads;
+        // they then run under the limits too, as part of the worker.
+        crate::worker::limits::apply(memory_limit, cpu_time_limit);
     }
     // std's runtime ignores SIGPIPE before `main`, so that writing to a
     // closed pipe is an `Err(BrokenPipe)`; a worker never reaches that code.

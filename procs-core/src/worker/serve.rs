@@ -14,7 +14,7 @@ use crate::wire::detached::{Input, Lens};
 use crate::wire::env::WorkerExit;
 use crate::wire::panic::{Location, PanicInfo};
 use crate::wire::spare::Spare;
-use crate::worker::dying;
+use crate::worker::{dying, limits};
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
@@ -68,7 +68,10 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
             let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
             let ran = match &remote {
                 Ok(remote) => dying::while_running(&mut channel, task.seq, || {
-                    run(remote, &task, detached, &mut out, &mut detached_out, detach)
+                    // The CPU limit is per task, batch or not.
+                    limits::during_task(|| {
+                        run(remote, &task, detached, &mut out, &mut detached_out, detach)
+                    })
                 }),
                 Err(failure) => Err(failure.clone()),
             };

@@ -35,6 +35,7 @@ impl Slot {
                         let per_task = elapsed / job.tasks.len().max(1) as u32;
                         if let Some(worker) = &mut self.worker {
                             worker.tasks += job.tasks.len();
+                            self.config.limits.measure(worker);
                         }
                         job.finish_indexed(Some(per_task), results);
                         if killed.is_some() {

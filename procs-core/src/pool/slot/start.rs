@@ -3,7 +3,8 @@
 use super::{Slot, Trip, killed_error, send_all};
 use crate::contract::erased::Source;
 use crate::error::{CallContext, Error};
-use crate::pool::launch::{Worker, check_hello, worker_command};
+use crate::pool::launch::{Worker, check_hello, kill, worker_command};
+use crate::pool::limits::WorkerLimits;
 use crate::pool::trace::recv_answer;
 use crate::pool::watch::Killed;
 use crate::wire::codec::{self, Message};
@@ -14,10 +15,19 @@ impl Slot {
     pub(super) fn start(&mut self) -> Result<Worker, Error> {
         let config = self.config.clone();
         let max = config.max_message_size;
+        let mut limits = WorkerLimits::default();
         let (mut channel, child) = match &config.source {
             Source::Spawn(transport) => {
-                let cmd = worker_command(transport.name(), max);
-                let (channel, child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
+                let mut cmd = worker_command(transport.name(), max);
+                config.limits.configure(&mut cmd);
+                let (channel, mut child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
+                limits = match config.limits.confine(child.id()) {
+                    Ok(limits) => limits,
+                    Err(error) => {
+                        kill(&mut child);
+                        return Err(Error::Spawn(error.into()));
+                    }
+                };
                 config
                     .watch
                     .spawned(self.index, child.id(), config.handshake_timeout);
@@ -32,6 +42,7 @@ impl Slot {
             channel,
             child,
             tasks: 0,
+            limits,
         });
         let greeted = match (hello, killed) {
             (_, Some(Killed::Handshake(timeout))) => Err(Error::HandshakeTimeout { timeout }),
