@@ -57,6 +57,7 @@ pub use api::unordered::Unordered;
 pub use contract::BoxError;
 pub use error::{CallContext, Error, Payload};
 pub use exit::Exit;
+pub use pool::output::Output;
 pub use remote::remote_fn::RemoteFn;
 pub use wire::panic::{Location, PanicInfo};
 pub use worker::entry::init;

@@ -142,9 +142,9 @@
 mod default_transport;
 
 pub use procs_core::{
-    BoxError, Builder, CallContext, CallFuture, Calls, Error, Exit, Location, PanicInfo, Payload,
-    Pool, Proc, RemoteFn, Results, Unordered, call, call_async, init, marker, pmap, pmap_unordered,
-    proc,
+    BoxError, Builder, CallContext, CallFuture, Calls, Error, Exit, Location, Output, PanicInfo,
+    Payload, Pool, Proc, RemoteFn, Results, Unordered, call, call_async, init, marker, pmap,
+    pmap_unordered, proc,
 };
 
 /// For transport authors: the contract a transport implements.

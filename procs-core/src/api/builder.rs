@@ -14,6 +14,7 @@ use crate::contract::erased::Source;
 use crate::error::Error;
 use crate::pool::CallSettings;
 use crate::pool::direct::Lent;
+use crate::pool::output::Output;
 use crate::pool::slot::SlotConfig;
 use crate::pool::spec::Spec;
 use crate::pool::watch::Watch;
@@ -52,6 +53,8 @@ pub struct Builder {
     handshake_timeout: Duration,
     max_tasks_per_worker: Option<usize>,
     initializer: Option<Result<Spec, Error>>,
+    /// `None`: [`Output::Forward`] for spawned workers.
+    output: Option<Output>,
 }
 
 impl Builder {
@@ -66,6 +69,7 @@ impl Builder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_tasks_per_worker: None,
             initializer: None,
+            output: None,
         }
     }
 
@@ -244,6 +248,29 @@ impl Builder {
         self
     }
 
+    /// Where the workers' stdout and stderr go: through the parent, whole
+    /// line by line, by default ([`Output::Forward`]), so `cargo test`
+    /// captures them and a failed call's error carries its stderr tail
+    /// ([`Error::stderr_tail`]); [`Output::Prefixed`] also leads each line
+    /// with the worker's pid; [`Output::Inherit`] hands the workers the
+    /// parent's own streams.
+    ///
+    /// With [`attach`](Self::attach), any output but [`Output::Inherit`]
+    /// makes [`build`](Self::build) fail with [`Error::InvalidSetting`]:
+    /// attached workers keep their own standard streams.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::{Output, Pool};
+    ///
+    /// let builder = Pool::builder().output(Output::Prefixed);
+    /// ```
+    pub fn output(mut self, output: Output) -> Builder {
+        self.output = Some(output);
+        self
+    }
+
     /// Replaces each worker with a fresh process after it has run this many
     /// tasks, returning whatever memory it leaked or fragmented (like
     /// `maxtasksperchild` of Python's multiprocessing). By default workers
@@ -360,6 +387,12 @@ impl Builder {
                     "attached workers cannot be replaced",
                 ));
             }
+            if self.output.is_some_and(|output| output != Output::Inherit) {
+                return Err(invalid(
+                    "output",
+                    "attached workers keep their own standard streams",
+                ));
+            }
         }
         if self.window == Some(0) {
             return Err(invalid("window", "must be at least 1"));
@@ -393,6 +426,7 @@ impl Builder {
             initializer,
             watch,
             lent: Lent::new(workers),
+            output: self.output.unwrap_or_default(),
         };
         crate::pool::Shared::start(workers, settings, config).map(Pool::from_shared)
     }
@@ -413,6 +447,7 @@ impl fmt::Debug for Builder {
             .field("timeout", &self.timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_tasks_per_worker", &self.max_tasks_per_worker)
+            .field("output", &self.output)
             .field(
                 "initializer",
                 &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),

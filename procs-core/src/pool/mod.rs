@@ -6,6 +6,7 @@
 pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
+pub(crate) mod output;
 pub(crate) mod slot;
 pub(crate) mod spec;
 pub(crate) mod stream;

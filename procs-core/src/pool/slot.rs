@@ -26,12 +26,14 @@ use crate::exit::Exit;
 use crate::pool::direct::Lent;
 use crate::pool::job::Job;
 use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
+use crate::pool::output::Output;
 use crate::pool::spec::Spec;
 use crate::pool::watch::{Killed, Watch};
 use crate::wire::codec;
 use crate::wire::spare::Spare;
 
 mod dying;
+mod output;
 mod receive;
 mod start;
 
@@ -54,6 +56,8 @@ pub(crate) struct SlotConfig {
     pub(crate) watch: Arc<Watch>,
     /// Where idle slots lend their workers to callers (see `direct`).
     pub(crate) lent: Lent,
+    /// Where spawned workers' stdout and stderr go.
+    pub(crate) output: Output,
 }
 
 impl SlotConfig {
@@ -324,6 +328,7 @@ impl Slot {
             let cancel = head.job.cancel.clone();
             self.config.watch.begin(self.index, timeout, Some(&cancel));
             self.head_since = Instant::now();
+            self.mark_output();
         }
     }
 
@@ -365,8 +370,12 @@ impl Slot {
         // A worker that sent garbage is alive and untrusted: no grace.
         let garbage = error.as_deref().is_some_and(is_protocol_error);
         let attached = matches!(self.config.source, Source::Attach(_));
+        let output = self.forwarding();
         let retired = self.discard(garbage);
-        lost_reason(id, error, retired, attached, garbage)
+        output::with_tail(
+            lost_reason(id, error, retired, attached, garbage),
+            output.as_ref(),
+        )
     }
 
     /// Reaps the live worker, killing it at once (`kill_now`) or after a

@@ -13,16 +13,28 @@ impl Slot {
     pub(super) fn start(&mut self) -> Result<Worker, Error> {
         let config = self.config.clone();
         let max = config.max_message_size;
-        let (mut channel, child) = match &config.source {
+        let (mut channel, child, output) = match &config.source {
             Source::Spawn(transport) => {
-                let cmd = worker_command(transport.name(), max);
-                let (channel, child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
+                let mut cmd = worker_command(transport.name(), max);
+                config.output.configure(&mut cmd);
+                let (channel, mut child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
+                let output = match config.output.forward(&mut child) {
+                    Ok(output) => output,
+                    Err(error) => {
+                        crate::pool::launch::kill(&mut child);
+                        return Err(error);
+                    }
+                };
                 config
                     .watch
                     .spawned(self.index, child.id(), config.handshake_timeout);
-                (channel, Some(child))
+                (channel, Some(child), output)
             }
-            Source::Attach(attach) => (attach.attach(self.index, max).map_err(Error::Spawn)?, None),
+            Source::Attach(attach) => (
+                attach.attach(self.index, max).map_err(Error::Spawn)?,
+                None,
+                None,
+            ),
         };
         let hello = channel.recv();
         let killed = config.watch.end(self.index);
@@ -30,6 +42,7 @@ impl Slot {
             channel,
             child,
             tasks: 0,
+            output,
         });
         let greeted = match (hello, killed) {
             (_, Some(Killed::Handshake(timeout))) => Err(Error::HandshakeTimeout { timeout }),
