@@ -300,6 +300,10 @@ impl Slot {
             let error = self.too_large(job.id, size);
             return self.fail_first(job, error);
         }
+        if self.in_flight.is_empty() {
+            // Before sending: the worker may write as soon as it reads.
+            self.mark_output();
+        }
         let worker = self.worker.as_mut().expect("started above");
         let unsent = send_all(&mut *worker.channel, &self.buf, detached).err();
         let bytes = request_len(&job);
@@ -328,7 +332,6 @@ impl Slot {
             let cancel = head.job.cancel.clone();
             self.config.watch.begin(self.index, timeout, Some(&cancel));
             self.head_since = Instant::now();
-            self.mark_output();
         }
     }
 

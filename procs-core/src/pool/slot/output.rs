@@ -15,8 +15,10 @@ impl Slot {
     }
 
     /// Writes out what the worker printed before its latest answer (so it
-    /// comes before the answer's results), and records its stderr tail in
-    /// the answer's failed calls.
+    /// comes before the answer's results), records its stderr tail in the
+    /// answer's failed calls, and starts the tail afresh for the next call
+    /// (a pipelined call that already wrote something loses that from its
+    /// tail, never from the output).
     pub(super) fn catch_up_output(&self, results: &mut Answers) {
         let Some(output) = self.worker.as_ref().and_then(|w| w.output.as_ref()) else {
             return;
@@ -27,9 +29,11 @@ impl Slot {
                 record_tail(error, Some(output));
             }
         }
+        output.mark();
     }
 
-    /// Starts the worker's stderr tail afresh: a new call is at the head.
+    /// Starts the worker's stderr tail afresh: a call is sent to an idle
+    /// worker.
     pub(super) fn mark_output(&self) {
         if let Some(output) = self.worker.as_ref().and_then(|w| w.output.as_ref()) {
             output.mark();
