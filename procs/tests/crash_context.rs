@@ -88,7 +88,9 @@ fn an_aborts_error_holds_what_it_wrote_last() {
         .call(proc!(abort_after("assertion `n > 0` failed".to_owned())))
         .unwrap_err();
     assert!(matches!(err, Error::WorkerDied { .. }), "{err:?}");
-    let tail = err.stderr_tail().unwrap_or_else(|| panic!("no stderr tail: {err:?}"));
+    let tail = err
+        .stderr_tail()
+        .unwrap_or_else(|| panic!("no stderr tail: {err:?}"));
     assert!(tail.starts_with("assertion `n > 0` failed\n"), "{tail}");
     assert!(
         err.to_string()

@@ -95,8 +95,7 @@ fn flood_program() {
         let a = s.spawn(|| pool.call(proc!(flood('A', dir.clone()))).unwrap());
         let b = s.spawn(|| pool.call(proc!(flood('B', dir.clone()))).unwrap());
         let started = |marker: &str| dir.join(marker).exists();
-        assert!(support::wait_for(Duration::from_secs(120), || started("A")
-            && started("B")));
+        assert!(support::wait_for(Duration::from_secs(120), || started("A") && started("B")));
         // Both workers print without pause now: calls still go through.
         for x in 0..50 {
             assert_eq!(pool.call(proc!(double(x))).unwrap(), 2 * x);
@@ -110,19 +109,14 @@ fn flood_program() {
 #[test]
 fn lines_of_concurrent_workers_never_mix_and_arrive_in_order() {
     let dir = support::TempDir::new("forwarding-flood");
-    let (stdout, stderr, passed) = play(
-        "flood_program",
-        true,
-        &[(ENV_DIR, dir.0.to_str().unwrap())],
-    );
+    let (stdout, stderr, passed) =
+        play("flood_program", true, &[(ENV_DIR, dir.0.to_str().unwrap())]);
     assert!(passed, "stderr: {stderr}");
     let (mut a, mut b) = (0u64, 0u64);
     let mut counts = None;
     for line in stdout.lines() {
         // libtest's own unfinished line comes first.
-        let line = line
-            .strip_prefix("test flood_program ... ")
-            .unwrap_or(line);
+        let line = line.strip_prefix("test flood_program ... ").unwrap_or(line);
         let Some(marker) = ['A', 'B'].into_iter().find(|&m| line.starts_with(m)) else {
             if let Some(rest) = line.strip_prefix("FLOODED A ") {
                 let (x, y) = rest.split_once(" B ").unwrap();
@@ -256,4 +250,53 @@ fn inherit_hands_workers_the_parents_streams_and_forward_does_not() {
     let forward = Pool::builder().workers(1).build().unwrap();
     let theirs = forward.call(proc!(my_streams())).unwrap();
     assert!(theirs.0 != ours.0 && theirs.1 != ours.1);
+}
+
+#[remote]
+fn shout(lines: usize) -> usize {
+    for n in 0..lines {
+        println!("shout {n:06} {}", "!".repeat(1000));
+    }
+    lines
+}
+
+/// The program: calls whose workers print more than a pipe holds, made
+/// while the caller holds the parent's stdout locked.
+#[test]
+fn held_stdout_program() {
+    if !playing("held_stdout_program") {
+        return;
+    }
+    let pool = Pool::builder().workers(2).build().unwrap();
+    let held = std::io::stdout().lock();
+    let printed: usize = pool
+        .pmap(shout, [1000, 1000, 1000])
+        .map(Result::unwrap)
+        .sum();
+    drop(held);
+    drop(pool);
+    println!("SHOUTED {printed}");
+}
+
+#[test]
+fn a_caller_holding_stdout_does_not_stall_its_calls() {
+    let exe = std::env::current_exe().unwrap();
+    let out = support::TempDir::new("forwarding-held");
+    let path = out.0.join("stdout");
+    let child = Command::new(exe)
+        .args(["--exact", "held_stdout_program", "--nocapture"])
+        .env(ENV_CHILD, "held_stdout_program")
+        .stdout(std::fs::File::create(&path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = support::KillOnDrop(child);
+    let ended = support::wait_for(Duration::from_secs(300), || {
+        child.0.try_wait().unwrap().is_some()
+    });
+    assert!(ended, "the calls stalled behind the held stdout");
+    assert!(child.0.wait().unwrap().success());
+    let stdout = std::fs::read_to_string(&path).unwrap();
+    assert!(stdout.contains("SHOUTED 3000\n"), "{stdout}");
+    let shouted = stdout.lines().filter(|l| l.contains("shout ")).count();
+    assert_eq!(shouted, 3000, "every line arrived");
 }

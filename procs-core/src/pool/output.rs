@@ -1,12 +1,15 @@
 //! A spawned worker's standard output and error, read through pipes by the
 //! parent and written out again whole line by line (see [`Output`]).
 //!
-//! One thread per worker reads both pipes (blocking in `poll`), so reading
-//! never waits for a call and a call never waits for reading. The thread is
-//! spawned by the slot thread that spawns the worker, itself spawned by the
-//! thread that built the pool: std hands a thread's output capture (the one
-//! `cargo test` installs) down to the threads it spawns, so what a worker
-//! prints lands where the test's own prints do.
+//! Per worker, one thread reads both pipes (blocking in `poll`), so reading
+//! never waits for a call and a call never waits for reading; another
+//! prints what it read (`outbox`), so reading never waits for printing
+//! either (the parent's stdout may be slow, or locked by a caller that
+//! waits for results). Both are spawned by the slot thread that spawns the
+//! worker, itself spawned by the thread that built the pool: std hands a
+//! thread's output capture (the one `cargo test` installs) down to the
+//! threads it spawns, so what a worker prints lands where the test's own
+//! prints do.
 //!
 //! The calling side [catches up](Forwarding::catch_up) after each answer:
 //! what a task printed before it answered is written before its result is
@@ -14,6 +17,7 @@
 //! nothing, and the stderr a crash leaves is in the call's error.
 
 mod lines;
+mod outbox;
 mod print;
 mod tail;
 
@@ -28,6 +32,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::util::sync::lock;
 use lines::Lines;
+use outbox::Outbox;
 use print::Target;
 use tail::Tail;
 
@@ -124,6 +129,7 @@ struct Shared {
     /// Whether a line is left unfinished: the calling side's catch-up then
     /// has something to write even with nothing to read.
     partial: AtomicBool,
+    outbox: Arc<Outbox>,
 }
 
 struct State {
@@ -145,12 +151,13 @@ impl Forwarding {
             set_nonblocking(fd)?;
         }
         let [out, err] = fds;
+        let outbox = Outbox::start()?;
         let shared = Arc::new(Shared {
             files: [File::from(out), File::from(err)],
             state: Mutex::new(State {
                 streams: [
-                    Lines::new(Target::Stdout, prefix.clone()),
-                    Lines::new(Target::Stderr, prefix),
+                    Lines::new(Target::Stdout, prefix.clone(), outbox.clone()),
+                    Lines::new(Target::Stderr, prefix, outbox.clone()),
                 ],
                 eof: [false; 2],
                 tail: Tail::default(),
@@ -158,16 +165,22 @@ impl Forwarding {
             }),
             ended: Condvar::new(),
             partial: AtomicBool::new(false),
+            outbox: outbox.clone(),
         });
         let reader = shared.clone();
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("procs-output".to_owned())
-            .spawn(move || reader.read_until_end())?;
+            .spawn(move || reader.read_until_end());
+        if let Err(error) = spawned {
+            outbox.close();
+            return Err(error);
+        }
         Ok(Forwarding { shared })
     }
 
     /// Reads and writes out what the worker has written so far, unfinished
-    /// lines included. Costs one `poll` when there is nothing.
+    /// lines included, and waits until it is printed (unless printing is
+    /// blocked). Costs one `poll` when there is nothing.
     pub(crate) fn catch_up(&self) {
         let shared = &*self.shared;
         let ready = poll(&shared.files, [true; 2], 0);
@@ -180,6 +193,8 @@ impl Forwarding {
             stream.flush();
         }
         shared.partial.store(false, Ordering::Release);
+        drop(state);
+        shared.outbox.wait_printed();
     }
 
     /// Waits (briefly, see [`EOF_GRACE`]) until the worker's pipes reach
@@ -200,6 +215,8 @@ impl Forwarding {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
         }
+        drop(state);
+        self.shared.outbox.wait_printed();
     }
 
     /// What the worker wrote to stderr since the last [`mark`](Self::mark)
@@ -225,6 +242,7 @@ impl Shared {
                 (open, state.streams.iter().any(Lines::owns_line))
             };
             if open == [false; 2] {
+                self.outbox.close();
                 self.ended.notify_all();
                 return;
             }

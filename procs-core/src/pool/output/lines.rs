@@ -1,10 +1,11 @@
 //! Cutting one worker stream into whole lines (and over-long lines into
 //! pieces) and writing them out.
 
-use std::borrow::Cow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::print::{self, Target};
+use super::outbox::{Outbox, Piece};
+use super::print::Target;
 
 /// A line longer than this goes out in pieces of this size, so that
 /// holding it back costs bounded memory.
@@ -25,12 +26,12 @@ pub(super) struct Lines {
     /// Whether a piece of a line was written and its end was not: others
     /// wait for it.
     owning: bool,
-    /// The parent's stream failed: the worker's bytes are read and dropped.
-    broken: bool,
+    /// Where the text goes to be printed.
+    outbox: Arc<Outbox>,
 }
 
 impl Lines {
-    pub(super) fn new(target: Target, prefix: Option<String>) -> Lines {
+    pub(super) fn new(target: Target, prefix: Option<String>, outbox: Arc<Outbox>) -> Lines {
         Lines {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             target,
@@ -38,7 +39,7 @@ impl Lines {
             pending: Vec::new(),
             at_start: true,
             owning: false,
-            broken: false,
+            outbox,
         }
     }
 
@@ -85,7 +86,7 @@ impl Lines {
     /// its worker paused in the middle.
     pub(super) fn yield_line(&mut self) {
         if self.owning {
-            print::release(self.id);
+            self.outbox.push(Piece::Release(self.id));
             self.owning = false;
         }
     }
@@ -103,20 +104,18 @@ impl Lines {
         if bytes.is_empty() {
             return;
         }
-        if !self.broken {
-            let text = String::from_utf8_lossy(bytes);
-            let text = match &self.prefix {
-                None => text,
-                Some(prefix) => Cow::Owned(prefixed(&text, prefix, self.at_start)),
-            };
-            if print::write(self.id, self.target, &text, open) {
-                self.owning = open;
-            } else {
-                self.broken = true;
-                print::release(self.id);
-                self.owning = false;
-            }
-        }
+        let text = String::from_utf8_lossy(bytes);
+        let text = match &self.prefix {
+            None => text.into_owned(),
+            Some(prefix) => prefixed(&text, prefix, self.at_start),
+        };
+        self.outbox.push(Piece::Text {
+            id: self.id,
+            target: self.target,
+            text,
+            open,
+        });
+        self.owning = open;
         self.at_start = bytes.last() == Some(&b'\n');
     }
 }

@@ -11,8 +11,8 @@ use crate::util::sync::lock;
 /// Which of the parent's streams a worker stream goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Target {
-    Stdout,
-    Stderr,
+    Stdout = 0,
+    Stderr = 1,
 }
 
 /// The stream in the middle of a line, if any, by its id.
