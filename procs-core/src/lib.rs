@@ -20,6 +20,15 @@
 //! stable ID, runs it under `catch_unwind` and sends back the encoded result
 //! or the panic. The parent yields results in input order.
 //!
+//! # Output
+//!
+//! A spawned worker's stdout and stderr go through the parent by default
+//! ([`Output::Forward`]): written whole line by line with `print!`'s
+//! machinery, so lines of different workers never mix and `cargo test`
+//! captures them; the error of a call that crashed, panicked or timed out
+//! ends with the last line it wrote to stderr ([`Error::stderr_tail`]).
+//! [`Builder::output`] chooses [`Output::Prefixed`] or [`Output::Inherit`].
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85, declared from the dependencies; only the current stable is tested.

@@ -47,7 +47,8 @@ use tail::Tail;
 /// `print!` and `eprint!`. So `cargo test` captures a test's worker output
 /// like the test's own, for the pools a test builds (the threads that write
 /// are started by the thread that builds the pool, and inherit its
-/// capture). What a task printed is written before its result is handed
+/// capture; the global pool's is the capture of the thread that made the
+/// first call). What a task printed is written before its result is handed
 /// back; a line it left unfinished goes out then, as it is. Bytes that are
 /// not UTF-8 are replaced by U+FFFD, as `String::from_utf8_lossy` does.
 ///
