@@ -347,3 +347,25 @@ pub(crate) fn record_tail(error: &mut Error, output: Option<&Forwarding>) {
         context.set_stderr_tail(output.stderr_tail());
     }
 }
+
+#[cfg(test)]
+mod test {
+    use crate::error::{CallContext, Error};
+
+    #[test]
+    fn an_error_shows_the_last_line_its_call_wrote_to_stderr() {
+        let mut err = Error::WorkerLost {
+            id: "app::f".into(),
+            context: CallContext::default(),
+        };
+        let context = err.context_mut().unwrap();
+        context.set_stderr_tail(None);
+        assert!(context.is_empty(), "nothing written, nothing recorded");
+        context.set_stderr_tail(Some("first\nsaid \"bye\"\r\n  \n".to_owned()));
+        assert_eq!(err.stderr_tail(), Some("first\nsaid \"bye\"\r\n  \n"));
+        assert_eq!(
+            err.to_string(),
+            r#"lost the link to the worker running `app::f`; last stderr line: "said \"bye\"""#
+        );
+    }
+}
