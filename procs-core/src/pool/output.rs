@@ -23,10 +23,11 @@ mod tail;
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -121,9 +122,13 @@ pub(crate) struct Forwarding {
 }
 
 struct Shared {
-    /// Stdout, then stderr; open as long as anyone may poll them, so that
-    /// their numbers are never reused meanwhile.
-    files: [File; 2],
+    /// Stdout's and stderr's pipes, for `poll`: open (in [`State::files`])
+    /// as long as anyone may poll them, so that their numbers are not
+    /// reused meanwhile.
+    fds: [RawFd; 2],
+    /// The reading thread, joined once the pipes ended so that they close
+    /// before the worker counts as retired.
+    reader: Mutex<Option<JoinHandle<()>>>,
     state: Mutex<State>,
     /// Signalled when both pipes reached their end.
     ended: Condvar,
@@ -134,6 +139,8 @@ struct Shared {
 }
 
 struct State {
+    /// `None` once the worker is retired and its pipes ended.
+    files: Option<[File; 2]>,
     streams: [Lines; 2],
     eof: [bool; 2],
     tail: Tail,
@@ -154,8 +161,10 @@ impl Forwarding {
         let [out, err] = fds;
         let outbox = Outbox::start()?;
         let shared = Arc::new(Shared {
-            files: [File::from(out), File::from(err)],
+            fds: [out.as_raw_fd(), err.as_raw_fd()],
+            reader: Mutex::new(None),
             state: Mutex::new(State {
+                files: Some([File::from(out), File::from(err)]),
                 streams: [
                     Lines::new(Target::Stdout, prefix.clone(), outbox.clone()),
                     Lines::new(Target::Stderr, prefix, outbox.clone()),
@@ -172,9 +181,12 @@ impl Forwarding {
         let spawned = std::thread::Builder::new()
             .name("procs-output".to_owned())
             .spawn(move || reader.read_until_end());
-        if let Err(error) = spawned {
-            outbox.close();
-            return Err(error);
+        match spawned {
+            Ok(handle) => *lock(&shared.reader) = Some(handle),
+            Err(error) => {
+                outbox.close();
+                return Err(error);
+            }
         }
         Ok(Forwarding { shared })
     }
@@ -184,7 +196,7 @@ impl Forwarding {
     /// blocked). Costs one `poll` when there is nothing.
     pub(crate) fn catch_up(&self) {
         let shared = &*self.shared;
-        let ready = poll(&shared.files, [true; 2], 0);
+        let ready = poll(shared.fds, [true; 2], 0);
         if ready == [false; 2] && !shared.partial.load(Ordering::Acquire) {
             return;
         }
@@ -217,6 +229,11 @@ impl Forwarding {
                 .0;
         }
         drop(state);
+        let reader = lock(&self.shared.reader).take();
+        if let Some(reader) = reader {
+            let _ = reader.join();
+        }
+        lock(&self.shared.state).files = None;
         self.shared.outbox.wait_printed();
     }
 
@@ -250,7 +267,7 @@ impl Shared {
             // A line being written in pieces keeps other workers' output
             // waiting: if its worker pauses mid-line, they go first.
             let timeout = if owning { 20 } else { -1 };
-            let ready = poll(&self.files, open, timeout);
+            let ready = poll(self.fds, open, timeout);
             let mut state = lock(&self.state);
             if ready == [false; 2] {
                 for stream in &mut state.streams {
@@ -268,12 +285,16 @@ impl Shared {
     /// writes out the whole lines in it; a pipe's end flushes its stream.
     fn pass(&self, state: &mut State, ready: [bool; 2]) {
         let State {
+            files,
             streams,
             eof,
             tail,
             buf,
         } = state;
-        for (index, file) in self.files.iter().enumerate() {
+        let Some(files) = files else {
+            return;
+        };
+        for (index, file) in files.iter().enumerate() {
             if !ready[index] || eof[index] {
                 continue;
             }
@@ -321,14 +342,10 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
 
 /// Which of the `wanted` files have bytes or their end to read, waiting up
 /// to `timeout_ms` (-1: without limit).
-fn poll(files: &[File; 2], wanted: [bool; 2], timeout_ms: i32) -> [bool; 2] {
+fn poll(fds: [RawFd; 2], wanted: [bool; 2], timeout_ms: i32) -> [bool; 2] {
     let mut fds = [0, 1].map(|index| libc::pollfd {
         // A negative fd is ignored by poll(2).
-        fd: if wanted[index] {
-            files[index].as_raw_fd()
-        } else {
-            -1
-        },
+        fd: if wanted[index] { fds[index] } else { -1 },
         events: libc::POLLIN,
         revents: 0,
     });
