@@ -1,11 +1,14 @@
 //! The queue between a worker's reading thread and its printing thread:
-//! reading never waits for printing, so a worker never blocks on a full
-//! pipe because the parent's stdout is slow or held (a caller that holds
-//! `stdout().lock()` while it waits for results), which would stall its
-//! call, and maybe the caller with it.
+//! reading never waits for a printer that is stuck, so a worker never
+//! blocks on a full pipe because the parent's stdout is held (a caller that
+//! holds `stdout().lock()` while it waits for results), which would stall
+//! its call and the caller with it. A printer that is merely slow (a slow
+//! terminal) holds the reading back once [`BACKLOG`] bytes wait, so memory
+//! stays bounded and the worker slows down as it would writing there
+//! itself; only a stuck printer lets the queue grow.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::print::{self, Target};
@@ -29,6 +32,10 @@ pub(super) enum Piece {
 /// callers stop waiting for it until it moves again.
 const STALL: Duration = Duration::from_millis(100);
 
+/// Bytes queued beyond which pushing waits for the printer, unless it is
+/// stalled.
+const BACKLOG: usize = 4 << 20;
+
 /// How long a wait lasts for a printer known to be stalled, in case it
 /// just moved again (the pool's end, say, after the holder let go).
 const STALLED_GLIMPSE: Duration = Duration::from_millis(1);
@@ -47,6 +54,8 @@ struct Queue {
     pieces: VecDeque<Piece>,
     pushed: u64,
     printed: u64,
+    /// Bytes of text queued.
+    bytes: usize,
     /// No more pieces will come: the printer ends once it printed them.
     closed: bool,
     /// A wait for the printer timed out without progress.
@@ -69,13 +78,37 @@ impl Outbox {
 
     pub(super) fn push(&self, piece: Piece) {
         let mut queue = lock(&self.queue);
-        if matches!(&piece, Piece::Text { target, .. } if queue.broken[*target as usize]) {
-            return;
+        if let Piece::Text { target, text, .. } = &piece {
+            if queue.broken[*target as usize] {
+                return;
+            }
+            while queue.bytes > BACKLOG && !queue.stalled {
+                queue = self.wait_for_progress(queue, STALL);
+            }
+            queue.bytes += text.len();
         }
         queue.pieces.push_back(piece);
         queue.pushed += 1;
         drop(queue);
         self.pushed.notify_one();
+    }
+
+    /// Waits up to `patience` for the printer to print something; marks it
+    /// stalled if it did not.
+    fn wait_for_progress<'a>(
+        &self,
+        queue: MutexGuard<'a, Queue>,
+        patience: Duration,
+    ) -> MutexGuard<'a, Queue> {
+        let before = queue.printed;
+        let (mut queue, waited) = self
+            .printed
+            .wait_timeout(queue, patience)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if waited.timed_out() && queue.printed == before {
+            queue.stalled = true;
+        }
+        queue
     }
 
     pub(super) fn close(&self) {
@@ -96,13 +129,8 @@ impl Outbox {
             } else {
                 STALL
             };
-            let (next, waited) = self
-                .printed
-                .wait_timeout(queue, patience)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            queue = next;
-            if waited.timed_out() && queue.printed == before {
-                queue.stalled = true;
+            queue = self.wait_for_progress(queue, patience);
+            if queue.printed == before {
                 return;
             }
         }
@@ -114,6 +142,9 @@ impl Outbox {
                 let mut queue = lock(&self.queue);
                 loop {
                     if let Some(piece) = queue.pieces.pop_front() {
+                        if let Piece::Text { text, .. } = &piece {
+                            queue.bytes -= text.len();
+                        }
                         break piece;
                     }
                     if queue.closed {
@@ -149,10 +180,18 @@ impl Outbox {
             if let Some(target) = failed {
                 queue.broken[target as usize] = true;
                 let before = queue.pieces.len();
-                queue.pieces.retain(
-                    |piece| !matches!(piece, Piece::Text { target: t, .. } if *t == target),
-                );
+                let mut dropped_bytes = 0;
+                queue.pieces.retain(|piece| match piece {
+                    Piece::Text {
+                        target: t, text, ..
+                    } if *t == target => {
+                        dropped_bytes += text.len();
+                        false
+                    }
+                    _ => true,
+                });
                 queue.printed += (before - queue.pieces.len()) as u64;
+                queue.bytes -= dropped_bytes;
             }
             drop(queue);
             self.printed.notify_all();
