@@ -10,7 +10,7 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -109,34 +109,43 @@ fn flood_program() {
 #[test]
 fn lines_of_concurrent_workers_never_mix_and_arrive_in_order() {
     let dir = support::TempDir::new("forwarding-flood");
-    let (stdout, stderr, passed) =
-        play("flood_program", true, &[(ENV_DIR, dir.0.to_str().unwrap())]);
-    assert!(passed, "stderr: {stderr}");
+    // Read as it comes: 200 MB need not be held.
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "flood_program", "--nocapture"])
+        .env(ENV_CHILD, "flood_program")
+        .env(ENV_DIR, &dir.0)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = support::KillOnDrop(child);
+    let mut stdout = std::io::BufReader::new(child.0.stdout.take().unwrap());
     let (mut a, mut b) = (0u64, 0u64);
     let mut counts = None;
-    for line in stdout.lines() {
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
         // libtest's own unfinished line comes first.
-        let line = line.strip_prefix("test flood_program ... ").unwrap_or(line);
-        let Some(marker) = ['A', 'B'].into_iter().find(|&m| line.starts_with(m)) else {
-            if let Some(rest) = line.strip_prefix("FLOODED A ") {
-                let (x, y) = rest.split_once(" B ").unwrap();
-                counts = Some((x.parse::<u64>().unwrap(), y.parse::<u64>().unwrap()));
-            }
-            continue;
-        };
-        // One worker's bytes only, the whole line, in order.
-        let next = if marker == 'A' { &mut a } else { &mut b };
-        let expected = format!(
-            "{marker}{next:010} {}",
-            marker.to_string().repeat(LINE - 13)
-        );
-        assert!(
-            line == expected,
-            "line {next} of {marker} is mixed or out of order: {}...",
-            &line[..line.len().min(80)]
-        );
-        *next += 1;
+        let text = line.trim_end_matches('\n');
+        let text = text.strip_prefix("test flood_program ... ").unwrap_or(text);
+        if let Some(marker) = ['A', 'B'].into_iter().find(|&m| text.starts_with(m)) {
+            // One worker's bytes only, the whole line, in order.
+            let next = if marker == 'A' { &mut a } else { &mut b };
+            let expected = format!(
+                "{marker}{next:010} {}",
+                marker.to_string().repeat(LINE - 13)
+            );
+            assert!(
+                text == expected,
+                "line {next} of {marker} is mixed or out of order: {}...",
+                &text[..text.len().min(80)]
+            );
+            *next += 1;
+        } else if let Some(rest) = text.strip_prefix("FLOODED A ") {
+            let (x, y) = rest.split_once(" B ").unwrap();
+            counts = Some((x.parse::<u64>().unwrap(), y.parse::<u64>().unwrap()));
+        }
+        line.clear();
     }
+    assert!(child.0.wait().unwrap().success());
     assert_eq!(counts, Some((a, b)), "every line arrived");
     assert!(a * LINE as u64 >= FLOOD_BYTES && b * LINE as u64 >= FLOOD_BYTES);
 }
