@@ -45,6 +45,15 @@
 //!   lets through, and a task's records arrive before its result.
 //! - `testkit`: the transport conformance kit, `procs_core::testkit`.
 //!
+//! # Output
+//!
+//! A spawned worker's stdout and stderr go through the parent by default
+//! ([`Output::Forward`]): written whole line by line with `print!`'s
+//! machinery, so lines of different workers never mix and `cargo test`
+//! captures them; the error of a call that crashed, panicked or timed out
+//! ends with the last line it wrote to stderr ([`Error::stderr_tail`]).
+//! [`Builder::output`] chooses [`Output::Prefixed`] or [`Output::Inherit`].
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85, declared from the dependencies; only the current stable is tested.
@@ -84,6 +93,7 @@ pub use contract::BoxError;
 pub use error::{CallContext, Error, Payload};
 pub use exit::Exit;
 pub use pool::limits::MemoryMechanism;
+pub use pool::output::Output;
 pub use remote::remote_fn::RemoteFn;
 pub use wire::panic::{Location, PanicInfo};
 pub use worker::entry::init;

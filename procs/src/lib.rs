@@ -185,8 +185,8 @@ mod default_transport;
 
 pub use procs_core::{
     BoxError, Builder, CallContext, CallFuture, Calls, Error, Exit, Failures, Location,
-    MemoryMechanism, PanicInfo, Payload, Pool, PoolStats, Proc, RemoteFn, Results, Unordered,
-    WorkerStats, call, call_async, init, marker, pmap, pmap_unordered, proc,
+    MemoryMechanism, Output, PanicInfo, Payload, Pool, PoolStats, Proc, RemoteFn, Results,
+    Unordered, WorkerStats, call, call_async, init, marker, pmap, pmap_unordered, proc,
 };
 
 /// For transport authors: the contract a transport implements.

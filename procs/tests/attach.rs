@@ -220,6 +220,11 @@ fn an_attached_pool_refuses_what_it_cannot_do() {
             .build(),
         Pool::builder().attach(dial_in(2, 2)).workers(3).build(),
         Pool::builder().attach(dial_in(3, 0)).build(),
+        // Attached workers keep their own stdio: nothing to forward.
+        Pool::builder()
+            .attach(dial_in(4, 2))
+            .output(procs::Output::Prefixed)
+            .build(),
     ];
     for refusal in refusals {
         assert!(

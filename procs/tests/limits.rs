@@ -101,9 +101,15 @@ fn an_allocation_beyond_the_rlimit_is_out_of_memory() {
         .unwrap();
     out_of_memory_then_serving(&pool);
     let err = pool.call(proc!(allocate(8 * LIMIT / MIB))).unwrap_err();
+    // The message may go on with the task's last stderr line.
     assert!(
         err.to_string()
-            .ends_with("ran out of memory under the limit of 67108864 bytes"),
+            .contains("ran out of memory under the limit of 67108864 bytes"),
+        "{err}"
+    );
+    assert!(
+        err.stderr_tail()
+            .is_some_and(|tail| tail.contains("memory allocation of")),
         "{err}"
     );
 }

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::pool::CallSettings;
 use crate::pool::direct::Lent;
 use crate::pool::limits::LimitSettings;
+use crate::pool::output::Output;
 use crate::pool::retry::Policy;
 use crate::pool::slot::SlotConfig;
 use crate::pool::spec::Spec;
@@ -59,6 +60,8 @@ pub struct Builder {
     retry: Policy,
     /// Set in `builder/limits.rs`.
     limits: LimitSettings,
+    /// `None`: [`Output::Forward`] for spawned workers.
+    output: Option<Output>,
 }
 
 impl Builder {
@@ -75,6 +78,7 @@ impl Builder {
             initializer: None,
             retry: Policy::default(),
             limits: LimitSettings::default(),
+            output: None,
         }
     }
 
@@ -253,6 +257,29 @@ impl Builder {
         self
     }
 
+    /// Where the workers' stdout and stderr go: through the parent, whole
+    /// line by line, by default ([`Output::Forward`]), so `cargo test`
+    /// captures them and a failed call's error carries its stderr tail
+    /// ([`Error::stderr_tail`]); [`Output::Prefixed`] also leads each line
+    /// with the worker's pid; [`Output::Inherit`] hands the workers the
+    /// parent's own streams.
+    ///
+    /// With [`attach`](Self::attach), any output but [`Output::Inherit`]
+    /// makes [`build`](Self::build) fail with [`Error::InvalidSetting`]:
+    /// attached workers keep their own standard streams.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use procs_core::{Output, Pool};
+    ///
+    /// let builder = Pool::builder().output(Output::Prefixed);
+    /// ```
+    pub fn output(mut self, output: Output) -> Builder {
+        self.output = Some(output);
+        self
+    }
+
     /// Replaces each worker with a fresh process after it has run this many
     /// tasks, returning whatever memory it leaked or fragmented (like
     /// `maxtasksperchild` of Python's multiprocessing). By default workers
@@ -420,6 +447,12 @@ impl Builder {
                     "attached workers cannot be replaced",
                 ));
             }
+            if self.output.is_some_and(|output| output != Output::Inherit) {
+                return Err(invalid(
+                    "output",
+                    "attached workers keep their own standard streams",
+                ));
+            }
         }
         if self.window == Some(0) {
             return Err(invalid("window", "must be at least 1"));
@@ -458,6 +491,7 @@ impl Builder {
             lent: Lent::new(workers, counters.clone()),
             counters,
             limits,
+            output: self.output.unwrap_or_default(),
         };
         crate::pool::Shared::start(workers, settings, config).map(Pool::from_shared)
     }
@@ -481,6 +515,7 @@ impl fmt::Debug for Builder {
             .field("retries", &self.retry.retries)
             .field("retry_panics", &self.retry.panics)
             .field("limits", &self.limits)
+            .field("output", &self.output)
             .field(
                 "initializer",
                 &self.initializer.as_ref().map(|i| i.as_ref().map(|s| s.id)),

@@ -49,6 +49,11 @@ pub(crate) struct Recorded {
     pub(crate) earlier_attempts: Vec<Error>,
     // -- replay (issue 16): the call's function ID and encoded arguments.
     pub(crate) replay: Option<super::replay::Replay>,
+    // --- output (issue 17): the stderr tail ---
+    /// The last few KiB the call's worker wrote to stderr since the call
+    /// began (see `pool::output`).
+    pub(crate) stderr_tail: Option<String>,
+    // --- end output ---
 }
 
 impl CallContext {
@@ -108,11 +113,63 @@ impl fmt::Display for CallContext {
                 recorded.earlier_attempts.len() + 1
             )?;
         }
+        // --- output (issue 17): the stderr tail's last line ---
+        if let Some(line) = recorded.stderr_tail.as_deref().and_then(last_line) {
+            write!(f, "; last stderr line: {line:?}")?;
+        }
+        // --- end output ---
         Ok(())
     }
 }
 
+// --- output (issue 17): the stderr tail ---
+impl CallContext {
+    /// The last few KiB (at most 4 KiB) that the call's worker wrote to its
+    /// stderr since the call began, if it wrote anything and the pool
+    /// forwards worker output (see [`Output`](crate::Output)). The error's
+    /// message shows its last non-empty line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(procs_core::CallContext::default().stderr_tail(), None);
+    /// ```
+    pub fn stderr_tail(&self) -> Option<&str> {
+        self.inner.as_ref()?.stderr_tail.as_deref()
+    }
+
+    /// Records the stderr tail of the call, if there is one.
+    pub(crate) fn set_stderr_tail(&mut self, tail: Option<String>) {
+        if let Some(tail) = tail {
+            self.recorded().stderr_tail = Some(tail);
+        }
+    }
+}
+
+/// The last line of `text` with something in it, without its line end.
+fn last_line(text: &str) -> Option<&str> {
+    text.lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .rfind(|line| !line.trim().is_empty())
+}
+// --- end output ---
+
 impl Error {
+    // --- output (issue 17): the stderr tail ---
+    /// What the worker wrote to stderr while running the failed call: its
+    /// last few KiB, for the errors of calls that crashed, timed out or
+    /// panicked (see [`CallContext::stderr_tail`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(procs_core::Error::PoolClosed.stderr_tail(), None);
+    /// ```
+    pub fn stderr_tail(&self) -> Option<&str> {
+        self.context()?.stderr_tail()
+    }
+    // --- end output ---
+
     /// The context of a failed call, for the errors that carry one (see
     /// [`CallContext`]); `None` for errors that are not a call's failure in
     /// a worker.

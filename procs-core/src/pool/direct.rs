@@ -20,6 +20,7 @@ use crate::util::sync::lock;
 use crate::error::{CallContext, Error};
 use crate::pool::job::Reply;
 use crate::pool::launch::{Worker, lost_reason, retire};
+use crate::pool::output::record_tail;
 use crate::pool::spec::Spec;
 use crate::pool::stats::Counters;
 use crate::pool::trace::recv_answer;
@@ -118,16 +119,28 @@ fn exchange(
         });
     }
     let worker = guard.as_mut().expect("checked by the caller");
+    let output = worker.output.clone();
+    if let Some(output) = &output {
+        output.mark();
+    }
     match round_trip(worker, &request, spec) {
-        Ok(Answer::Ran(result)) => {
+        Ok(Answer::Ran(mut result)) => {
             worker.tasks += 1;
+            // What the call printed goes out before its result.
+            if let Some(output) = &output {
+                output.catch_up();
+            }
+            if let Err(error) = &mut result {
+                record_tail(error, output.as_ref());
+            }
             result
         }
-        Ok(Answer::Dying(error)) => {
+        Ok(Answer::Dying(mut error)) => {
             // Reaped before the place is free again, as below; its death is
             // the panic's, already reported.
             let worker = guard.take().expect("still lent");
             let _ = retire(worker, watch, index, false);
+            record_tail(&mut error, output.as_ref());
             Err(error)
         }
         Err(broke) => {
@@ -151,7 +164,9 @@ fn exchange(
             if garbage && error.is_none() {
                 return Err(Error::Malformed("response"));
             }
-            Err(lost_reason(id, error, retired, false, garbage))
+            let mut error = lost_reason(id, error, retired, false, garbage);
+            record_tail(&mut error, output.as_ref());
+            Err(error)
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::contract::child_watch::exited_unreaped;
 use crate::contract::erased::{ErasedChannel, ProtocolFault};
 use crate::error::{CallContext, Error};
 use crate::exit::Exit;
+use crate::pool::output::Forwarding;
 use crate::pool::watch::{Killed, Watch};
 use crate::remote::registry::registry;
 use crate::util::backoff::Backoff;
@@ -29,6 +30,8 @@ pub(crate) struct Worker {
     pub(crate) tasks: usize,
     /// Its cgroup and size, for the pool's limits.
     pub(crate) limits: crate::pool::limits::WorkerLimits,
+    /// The reading of its stdout and stderr, if the pool forwards them.
+    pub(crate) output: Option<Forwarding>,
 }
 
 /// Refuses a worker that speaks another protocol or runs another build.
@@ -94,17 +97,29 @@ pub(crate) fn retire(
     index: usize,
     kill_now: bool,
 ) -> (Option<(Exit, bool)>, Option<Killed>) {
-    let Worker { channel, child, .. } = worker;
+    let Worker {
+        channel,
+        child,
+        output,
+        ..
+    } = worker;
     let killed = watch.forget(index);
     drop(channel);
     let Some(mut child) = child else {
         return (None, killed);
     };
-    if kill_now {
-        return (Some((kill(&mut child), false)), killed);
+    let retired = if kill_now {
+        (kill(&mut child), false)
+    } else {
+        let (exit, on_its_own) = reap(&mut child, EXIT_GRACE);
+        (exit, on_its_own && killed.is_none())
+    };
+    // Dead and its group killed: its last words are in the pipes, which
+    // end now.
+    if let Some(output) = output {
+        output.finish();
     }
-    let (exit, on_its_own) = reap(&mut child, EXIT_GRACE);
-    (Some((exit, on_its_own && killed.is_none())), killed)
+    (Some(retired), killed)
 }
 
 /// The error of a call whose worker broke its channel: its death if it

@@ -9,6 +9,7 @@ pub(crate) mod direct;
 pub(crate) mod job;
 pub(crate) mod launch;
 pub(crate) mod limits;
+pub(crate) mod output;
 pub(crate) mod retry;
 pub(crate) mod slot;
 pub(crate) mod spec;

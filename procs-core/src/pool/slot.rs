@@ -26,6 +26,7 @@ use crate::exit::Exit;
 use crate::pool::direct::Lent;
 use crate::pool::job::Job;
 use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
+use crate::pool::output::Output;
 use crate::pool::retry::Delayed;
 use crate::pool::spec::Spec;
 use crate::pool::watch::{Killed, Watch};
@@ -33,6 +34,7 @@ use crate::wire::codec;
 use crate::wire::spare::Spare;
 
 mod dying;
+mod output;
 mod receive;
 mod start;
 
@@ -58,6 +60,8 @@ pub(crate) struct SlotConfig {
     pub(crate) counters: Arc<crate::pool::stats::Counters>,
     /// Memory and CPU limits, and when a worker is too large to keep.
     pub(crate) limits: crate::pool::limits::Limits,
+    /// Where spawned workers' stdout and stderr go.
+    pub(crate) output: Output,
 }
 
 impl SlotConfig {
@@ -345,6 +349,10 @@ impl Slot {
             let error = self.too_large(job.id, size);
             return self.fail_first(job, error);
         }
+        if self.in_flight.is_empty() {
+            // Before sending: the worker may write as soon as it reads.
+            self.mark_output();
+        }
         let worker = self.worker.as_mut().expect("started above");
         let unsent = send_all(&mut *worker.channel, &self.buf, detached).err();
         let bytes = request_len(&job);
@@ -416,10 +424,14 @@ impl Slot {
         let attached = matches!(self.config.source, Source::Attach(_));
         // Read once the worker is reaped, then removed.
         let cgroup = self.worker.as_mut().and_then(|w| w.limits.take_cgroup());
+        let output = self.forwarding();
         let retired = self.discard(garbage);
         let reason = lost_reason(id, error, retired, attached, garbage);
         let oom_killed = cgroup.is_some_and(|cgroup| cgroup.oom_killed());
-        self.config.limits.classify(reason, oom_killed)
+        output::with_tail(
+            self.config.limits.classify(reason, oom_killed),
+            output.as_ref(),
+        )
     }
 
     /// Reaps the live worker, killing it at once (`kill_now`) or after a

@@ -1,5 +1,6 @@
 //! A worker's last words under `panic = "abort"` (see `worker/dying.rs`).
 
+use super::output::with_tail;
 use super::{Sent, Slot};
 use crate::error::{CallContext, Error};
 use crate::wire::codec::{self, Message};
@@ -28,16 +29,20 @@ impl Slot {
             return;
         }
         self.requeue_in_flight();
+        let output = self.forwarding();
         self.discard(false);
         for call in job.split().into_iter().rev() {
             if call.tasks[0].index as u64 == seq {
                 call.finish(
                     None,
-                    [Err(Error::Panicked {
-                        id: id.to_owned(),
-                        panic: Box::new(panic.clone()),
-                        context: CallContext::default(),
-                    })],
+                    [Err(with_tail(
+                        Error::Panicked {
+                            id: id.to_owned(),
+                            panic: Box::new(panic.clone()),
+                            context: CallContext::default(),
+                        },
+                        output.as_ref(),
+                    ))],
                 );
             } else {
                 self.local.push_front(call);

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::output::with_tail;
 use super::{Sent, Slot, Trip, Wanted, killed_error};
 use crate::error::Error;
 use crate::pool::job::{Answers, Job, Reply};
@@ -27,7 +28,8 @@ impl Slot {
                 let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
                 let elapsed = self.head_since.elapsed();
                 match parse_response(msg, &job) {
-                    Ok((results, wanted)) => {
+                    Ok((mut results, wanted)) => {
+                        self.catch_up_output(&mut results);
                         let Some((job, results)) = self.receive_detached(job, results, wanted)
                         else {
                             return;
@@ -60,8 +62,10 @@ impl Slot {
             (_, Some(reason)) => {
                 let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
                 let id = job.id;
-                job.fail(|| killed_error(reason, id));
+                // Killed first, so that its stderr tail is complete.
+                let output = self.forwarding();
                 self.abandon(true);
+                job.fail(|| with_tail(killed_error(reason, id), output.as_ref()));
             }
             (trip, None) => self.lost(trip),
         }

@@ -16,10 +16,11 @@ impl Slot {
         let config = self.config.clone();
         let max = config.max_message_size;
         let mut limits = WorkerLimits::default();
-        let (mut channel, child) = match &config.source {
+        let (mut channel, child, output) = match &config.source {
             Source::Spawn(transport) => {
                 let mut cmd = worker_command(transport.name(), max);
                 config.limits.configure(&mut cmd);
+                config.output.configure(&mut cmd);
                 let (channel, mut child) = transport.spawn(cmd, max).map_err(Error::Spawn)?;
                 limits = match config.limits.confine(child.id()) {
                     Ok(limits) => limits,
@@ -28,12 +29,23 @@ impl Slot {
                         return Err(Error::Spawn(error.into()));
                     }
                 };
+                let output = match config.output.forward(&mut child) {
+                    Ok(output) => output,
+                    Err(error) => {
+                        kill(&mut child);
+                        return Err(error);
+                    }
+                };
                 config
                     .watch
                     .spawned(self.index, child.id(), config.handshake_timeout);
-                (channel, Some(child))
+                (channel, Some(child), output)
             }
-            Source::Attach(attach) => (attach.attach(self.index, max).map_err(Error::Spawn)?, None),
+            Source::Attach(attach) => (
+                attach.attach(self.index, max).map_err(Error::Spawn)?,
+                None,
+                None,
+            ),
         };
         config.counters.worker_started(self.index);
         let hello = channel.recv();
@@ -43,6 +55,7 @@ impl Slot {
             child,
             tasks: 0,
             limits,
+            output,
         });
         let greeted = match (hello, killed) {
             (_, Some(Killed::Handshake(timeout))) => Err(Error::HandshakeTimeout { timeout }),

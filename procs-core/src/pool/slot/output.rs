@@ -1,0 +1,49 @@
+//! The slot's side of output forwarding (`pool::output`): catching up with
+//! what the worker printed before handing answers back, and the stderr tail
+//! in the errors of the calls it ran.
+
+use super::Slot;
+use crate::error::Error;
+use crate::pool::job::Answers;
+use crate::pool::output::{Forwarding, record_tail};
+
+impl Slot {
+    /// The current worker's output forwarding, kept by a caller that is
+    /// about to retire the worker and wants its stderr tail afterwards.
+    pub(super) fn forwarding(&self) -> Option<Forwarding> {
+        self.worker.as_ref()?.output.clone()
+    }
+
+    /// Writes out what the worker printed before its latest answer (so it
+    /// comes before the answer's results), records its stderr tail in the
+    /// answer's failed calls, and starts the tail afresh for the next call
+    /// (a pipelined call that already wrote something loses that from its
+    /// tail, never from the output).
+    pub(super) fn catch_up_output(&self, results: &mut Answers) {
+        let Some(output) = self.worker.as_ref().and_then(|w| w.output.as_ref()) else {
+            return;
+        };
+        output.catch_up();
+        for (_, result) in results {
+            if let Err(error) = result {
+                record_tail(error, Some(output));
+            }
+        }
+        output.mark();
+    }
+
+    /// Starts the worker's stderr tail afresh: a call is sent to an idle
+    /// worker.
+    pub(super) fn mark_output(&self) {
+        if let Some(output) = self.worker.as_ref().and_then(|w| w.output.as_ref()) {
+            output.mark();
+        }
+    }
+}
+
+/// `error` with the stderr tail of `output` recorded, for an error built
+/// after its worker was retired.
+pub(super) fn with_tail(mut error: Error, output: Option<&Forwarding>) -> Error {
+    record_tail(&mut error, output);
+    error
+}
