@@ -370,7 +370,6 @@ impl Builder {
         let settings = CallSettings {
             window: self.window,
             chunk_size: self.chunk_size,
-            default_timeout: self.timeout.is_some(),
         };
         if self.max_message_size == 0 {
             return Err(invalid("max_message_size", "must be at least 1"));

@@ -39,9 +39,6 @@ pub(crate) struct CallSettings {
     pub(crate) window: Option<usize>,
     /// Calls per message; adaptive when `None`.
     pub(crate) chunk_size: Option<usize>,
-    /// Whether the pool gives every call a deadline (then calls travel
-    /// alone).
-    pub(crate) default_timeout: bool,
 }
 
 enum State {
@@ -72,10 +69,6 @@ impl Shared {
 
     pub(crate) fn chunk_size(&self) -> Option<usize> {
         self.settings.chunk_size
-    }
-
-    pub(crate) fn has_default_timeout(&self) -> bool {
-        self.settings.default_timeout
     }
 
     pub(crate) fn start(

@@ -161,6 +161,9 @@ impl<'a> RawResults<'a> {
         let capacity = batch.min(self.window().saturating_sub(self.outstanding));
         let mut group: Vec<Task> = Vec::new();
         let mut group_id = "";
+        // Calls with deadlines batch like others (the worker times each
+        // from its own start), but a request carries one timeout for all.
+        let mut group_timeout = None;
         let mut group_bytes = 0;
         while !self.input_done && self.outstanding < window {
             let index = self.taken;
@@ -169,30 +172,26 @@ impl<'a> RawResults<'a> {
                 Some(Err(error)) => self.admit("", Some(Err(error))),
                 Some(Ok(Spec { id, args, timeout })) => {
                     self.admit(id, None);
-                    // A deadline is per call, so such calls travel alone.
-                    if timeout.is_some() || self.pool.has_default_timeout() {
-                        self.submit(id, vec![Task { index, args }], timeout);
-                        continue;
-                    }
-                    if !group.is_empty() && group_id != id {
-                        self.submit(group_id, std::mem::take(&mut group), None);
+                    if !group.is_empty() && (group_id != id || group_timeout != timeout) {
+                        self.submit(group_id, std::mem::take(&mut group), group_timeout);
                         group_bytes = 0;
                     }
                     group_id = id;
+                    group_timeout = timeout;
                     group_bytes += args.len();
                     if group.is_empty() {
                         group.reserve_exact(capacity);
                     }
                     group.push(Task { index, args });
                     if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
-                        self.submit(group_id, std::mem::take(&mut group), None);
+                        self.submit(group_id, std::mem::take(&mut group), group_timeout);
                         group_bytes = 0;
                     }
                 }
             }
         }
         if !group.is_empty() {
-            self.submit(group_id, group, None);
+            self.submit(group_id, group, group_timeout);
         }
     }
 

@@ -150,16 +150,19 @@ impl Watch {
         self.wake.notify_one();
     }
 
-    /// Watches a task of `slot` from now on.
+    /// Watches a task of `slot` from now on; `deadline` is how long it may
+    /// run, and the timeout a kill reports.
     pub(crate) fn begin(
         &self,
         slot: usize,
-        timeout: Option<Duration>,
+        deadline: Option<(Duration, Duration)>,
         cancel: Option<&CancelFlag>,
     ) {
+        let timeout = deadline.map(|(after, _)| after);
         let mut state = self.lock();
         let entry = &mut state.entries[slot];
-        entry.deadline = timeout.map(|t| (Instant::now() + t, Killed::Deadline(t)));
+        entry.deadline =
+            deadline.map(|(after, timeout)| (Instant::now() + after, Killed::Deadline(timeout)));
         entry.cancel = cancel.cloned();
         // A call dropped before its task got here announced it while no
         // slot watched its flag: the watchdog may sleep with no deadline.

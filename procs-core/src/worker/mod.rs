@@ -7,3 +7,4 @@ pub(crate) mod parent;
 pub(crate) mod runtime;
 pub(crate) mod serve;
 pub(crate) mod startup;
+pub(crate) mod watchdog;
