@@ -82,6 +82,7 @@ struct Reporter {
 // when the serve loop, which owns the channel and never moves or drops it
 // (`serve_calls` does not return), no longer touches it (see `end`).
 unsafe impl Send for Reporter {}
+// SAFETY: as for `Send`: only the watchdog thread uses `channel`.
 unsafe impl Sync for Reporter {}
 
 static REPORTER: OnceLock<Reporter> = OnceLock::new();
