@@ -39,6 +39,11 @@ struct Entry {
 
 struct State {
     entries: Vec<Entry>,
+    /// When the watchdog looks again by itself; `None` while it waits for a
+    /// wake-up. A deadline no earlier needs no wake-up: batches of timed
+    /// calls begin a watch per request, and waking the thread for each
+    /// would cost a context switch per request for nothing.
+    looks_at: Option<Instant>,
     pool_killed: bool,
     stopped: bool,
 }
@@ -54,6 +59,7 @@ impl Watch {
         let watch = Arc::new(Watch {
             state: Mutex::new(State {
                 entries: (0..slots).map(|_| Entry::default()).collect(),
+                looks_at: None,
                 pool_killed: false,
                 stopped: false,
             }),
@@ -120,6 +126,7 @@ impl Watch {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            state.looks_at = until;
             state = match until {
                 Some(at) => {
                     let timeout = at.saturating_duration_since(Instant::now());
@@ -158,17 +165,19 @@ impl Watch {
         deadline: Option<(Duration, Duration)>,
         cancel: Option<&CancelFlag>,
     ) {
-        let timeout = deadline.map(|(after, _)| after);
         let mut state = self.lock();
+        let at = deadline.map(|(after, _)| Instant::now() + after);
         let entry = &mut state.entries[slot];
-        entry.deadline =
-            deadline.map(|(after, timeout)| (Instant::now() + after, Killed::Deadline(timeout)));
+        entry.deadline = deadline
+            .zip(at)
+            .map(|((_, timeout), at)| (at, Killed::Deadline(timeout)));
         entry.cancel = cancel.cloned();
         // A call dropped before its task got here announced it while no
         // slot watched its flag: the watchdog may sleep with no deadline.
         let cancelled = cancel.is_some_and(|c| c.load(Ordering::SeqCst));
+        let sooner = at.is_some_and(|at| state.looks_at.is_none_or(|looks| at < looks));
         drop(state);
-        if timeout.is_some() || cancelled {
+        if sooner || cancelled {
             self.wake.notify_one();
         }
     }

@@ -4,8 +4,11 @@
 //!
 //! The task thread publishes the running call (its sequence number, start
 //! and timeout, and where the answers of the calls before it lie) in
-//! atomics: no syscall and no lock per call, only a clock read (vDSO) and a
-//! compare-and-swap. The watchdog thread, started with the first timed
+//! atomics: no syscall and no lock per call, only a read of the coarse
+//! clock (vDSO, a quarter of the precise clock's cost here) and a
+//! compare-and-swap. The coarse clock lags by up to one tick (4 ms here),
+//! so the watchdog adds a tick to every deadline: an overrun is reported at
+//! or after the deadline, never before, and at most a tick late. The watchdog thread, started with the first timed
 //! request, sleeps until the running call's deadline, looks again, and
 //! sleeps until the next one if the call changed. When a call overran, it
 //! *claims* it (a compare-and-swap the task thread's end of the call races
@@ -43,7 +46,8 @@ struct Clock {
     /// the watchdog took the call and reports it.
     state: AtomicU64,
     seq: AtomicU64,
-    /// `CLOCK_MONOTONIC` nanoseconds at the call's start.
+    /// `CLOCK_MONOTONIC_COARSE` nanoseconds at the call's start: at most
+    /// one tick before the true start.
     started: AtomicU64,
     timeout: AtomicU64,
     /// The answers of the request's calls before this one: the response
@@ -76,6 +80,8 @@ struct Reporter {
     /// The shortest timeout the watchdog knows of; a request with a shorter
     /// one wakes it, so an idle watchdog never oversleeps a deadline.
     shortest: AtomicU64,
+    /// The coarse clock's tick, in nanoseconds.
+    tick: u64,
 }
 
 // SAFETY: `channel` is used by the watchdog only after it claimed a call,
@@ -114,6 +120,7 @@ pub(super) fn arm<C: Channel>(channel: &mut C, timeout: Duration) {
             send: send::<C>,
             thread: spawned.map_or_else(|_| thread::current(), |t| t.thread().clone()),
             shortest: AtomicU64::new(u64::MAX),
+            tick: coarse_tick(),
         }
     });
     if reporter.shortest.fetch_min(nanos, Ordering::Relaxed) > nanos {
@@ -127,7 +134,9 @@ pub(super) fn arm<C: Channel>(channel: &mut C, timeout: Duration) {
 pub(super) fn begin(seq: u64, timeout: Duration, out: &[u8], detached: &[Vec<u8>]) {
     let state = CLOCK.state.load(Ordering::Relaxed);
     CLOCK.seq.store(seq, Ordering::Relaxed);
-    CLOCK.started.store(now(), Ordering::Relaxed);
+    CLOCK
+        .started
+        .store(read(libc::CLOCK_MONOTONIC_COARSE), Ordering::Relaxed);
     CLOCK.timeout.store(nanos_of(timeout), Ordering::Relaxed);
     CLOCK.out.store(out.as_ptr().cast_mut(), Ordering::Relaxed);
     CLOCK.committed.store(out.len(), Ordering::Relaxed);
@@ -190,8 +199,9 @@ fn watch() {
         let deadline = CLOCK
             .started
             .load(Ordering::Relaxed)
+            .saturating_add(reporter.tick)
             .saturating_add(CLOCK.timeout.load(Ordering::Relaxed));
-        let now = now();
+        let now = read(libc::CLOCK_MONOTONIC);
         if now < deadline {
             thread::park_timeout(Duration::from_nanos(deadline - now));
             continue;
@@ -246,15 +256,33 @@ fn nanos_of(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds: the clock `Instant` uses, read without
-/// the conversions.
-fn now() -> u64 {
+/// `clock` in nanoseconds. `CLOCK_MONOTONIC` is the clock `Instant` uses;
+/// `CLOCK_MONOTONIC_COARSE` is the same clock at the last tick.
+fn read(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid timespec for clock_gettime(2) to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    nanos_of_timespec(&ts)
+}
+
+/// How far the coarse clock may lag: its resolution (a second if unknown,
+/// which only makes overruns reported later).
+fn coarse_tick() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for clock_getres(2) to fill.
+    if unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } != 0 {
+        return 1_000_000_000;
+    }
+    nanos_of_timespec(&ts)
+}
+
+fn nanos_of_timespec(ts: &libc::timespec) -> u64 {
     (ts.tv_sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec as u64)
