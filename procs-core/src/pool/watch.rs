@@ -1,5 +1,8 @@
 //! The watchdog: kills a worker (with its process group) whose task outlived
 //! its deadline, whose caller stopped listening, or whose pool was killed.
+//! Calls' own deadlines are enforced inside the worker
+//! (`worker/watchdog.rs`); for them this is the backstop, for a worker that
+//! cannot report (see `slot::backstop`).
 //!
 //! A slot thread blocks in `recv` while its worker runs; the only portable
 //! way to interrupt it is to kill the worker, which makes `recv` return. The
