@@ -226,8 +226,9 @@ impl Builder {
     /// Linux with `HZ=250`) late.
     ///
     /// What it costs: timed calls batch and pipeline like others. Each
-    /// worker runs a watchdog thread (64 KiB of stack, asleep until a
-    /// deadline), and each call reads the coarse clock and updates a few
+    /// worker runs a watchdog thread (asleep until the running call's
+    /// deadline; an idle one looks again every timeout, or every clock
+    /// tick for shorter ones), and each call reads the coarse clock and updates a few
     /// atomics (no syscall). Measured with `procs-bench timed`, tiny tasks
     /// (`pmap` over 1,000,000 `u64 -> u64`) run at 0.9–1.1× the rate of the
     /// same pool without a timeout, within the noise of a shared 2-CPU VM.
