@@ -153,6 +153,55 @@ fn a_proc_deadline_inside_a_batch_times_out_only_its_call() {
     assert_eq!(children(), [], "children left behind");
 }
 
+/// `run_once` with a result large enough to travel as a message of its own.
+#[remote]
+fn bytes_once(dir: String, i: u32, ms: u64) -> Vec<u8> {
+    run_once(dir, i, ms);
+    vec![i as u8; 100_000]
+}
+
+#[test]
+fn finished_batch_mates_keep_their_large_results() {
+    let _turn = turn();
+    let dir = TempDir::new("timed-batch-large");
+    let timeout = Duration::from_millis(1_500);
+    let pool = Pool::builder()
+        .workers(1)
+        .chunk_size(4)
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let late = 2;
+    let results: Vec<_> = pool
+        .pmap(bytes_once, (0..4).map(|i| args(&dir, i, late)))
+        .collect();
+    for (i, result) in (0..).zip(&results) {
+        match result {
+            Err(Error::Timeout { .. }) if i == late => {}
+            Ok(bytes) => assert_eq!(*bytes, vec![i as u8; 100_000], "call {i}"),
+            other => panic!("call {i}: {other:?}"),
+        }
+    }
+    let killed = ran_on(&dir, late).expect("the late call started");
+    assert_eq!(
+        ran_on(&dir, 0),
+        Some(killed),
+        "call 0 ran in the late call's batch"
+    );
+    assert_ne!(
+        ran_on(&dir, 3),
+        Some(killed),
+        "call 3 ran after the overrun"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        4,
+        "every call ran once"
+    );
+    drop(pool);
+    assert_eq!(children(), [], "children left behind");
+}
+
 #[test]
 fn each_call_of_a_batch_has_its_own_deadline_and_batch_mates_share_a_worker() {
     let _turn = turn();

@@ -419,10 +419,14 @@ fn send_all<'a>(
 /// tell which of the request's calls ran, so all of them fail with
 /// `Timeout` rather than risk running one twice.
 fn backstop(timeout: Duration, tasks: usize) -> Duration {
-    let grace = timeout.max(Duration::from_secs(1));
     timeout
         .saturating_mul(u32::try_from(tasks).unwrap_or(u32::MAX))
-        .saturating_add(grace)
+        .saturating_add(grace(timeout))
+}
+
+/// How long a worker's watchdog may take to report an overrun.
+fn grace(timeout: Duration) -> Duration {
+    timeout.max(Duration::from_secs(1))
 }
 
 fn killed_error(reason: Killed, id: &str) -> Error {

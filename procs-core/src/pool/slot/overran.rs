@@ -43,8 +43,13 @@ impl Slot {
         if !after.tasks.is_empty() {
             self.local.push_front(after);
         }
-        // The worker sends the (maybe empty) response either way.
+        // The worker sends the (maybe empty) response either way; a worker
+        // stopped halfway through its report is killed, which ends the wait.
+        self.config
+            .watch
+            .begin(self.index, Some((super::grace(timeout), timeout)), None);
         self.deliver_finished(done);
+        self.config.watch.end(self.index);
         self.discard(true);
     }
 
