@@ -49,6 +49,9 @@ pub fn end_args(input: &Input<'_>) -> Result<(), CallError> {
 ///
 /// When the value does not encode.
 pub fn encode_result<R: Value>(value: R, out: &mut Output<'_>) -> Result<(), CallError> {
+    // The function returned: its deadline is met (or the worker's watchdog
+    // claimed the call, and this never returns).
+    crate::worker::watchdog::end();
     out.put(value)
         .map_err(|error| CallError::EncodeResult(result_error::<R>(error)))
 }

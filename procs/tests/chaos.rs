@@ -27,8 +27,8 @@ const WORKERS: usize = 4;
 const DEADLINE: Duration = Duration::from_millis(200);
 const OVERSLEEP: Duration = Duration::from_secs(5);
 /// Far beyond the test's length: a hang past it fails the test instead of
-/// stalling it. (Not a pool-wide deadline: calls with a deadline travel
-/// alone, and the test must exercise batches.)
+/// stalling it. (Not a pool-wide deadline: the test must exercise batches
+/// of untimed calls, whose crashes are handled differently.)
 const HANG: Duration = Duration::from_secs(300);
 const DEFAULT_SEED: u64 = 0x5eed_c4a0_5000_0003;
 

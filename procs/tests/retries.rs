@@ -22,6 +22,8 @@ enum Plan {
     Panic(u32),
     /// Sleep far past any deadline on the first attempt, then return.
     Hang,
+    /// Sleep far past any deadline on every attempt.
+    AlwaysHang,
 }
 
 /// Appends this worker's pid to `log` and returns the attempt's number.
@@ -52,6 +54,7 @@ fn attempt(log: PathBuf, plan: Plan) -> u32 {
         Plan::Abort(k) if n <= k => std::process::abort(),
         Plan::Panic(k) if n <= k => panic!("attempt {n} panics"),
         Plan::Hang if n == 1 => std::thread::sleep(Duration::from_secs(300)),
+        Plan::AlwaysHang => std::thread::sleep(Duration::from_secs(300)),
         _ => {}
     }
     std::process::id()
@@ -161,6 +164,23 @@ fn timeouts_are_retried() {
         .expect("the second attempt is quick");
     assert_eq!(runs(&log).len(), 2);
     assert_eq!(runs(&log)[1], pid);
+}
+
+#[test]
+fn a_call_that_always_overruns_is_poisoned_after_n_plus_one_runs() {
+    // The worker reports the overrun (the deadline is timed inside it):
+    // the attempts so far must survive that path too, or the call would
+    // run again forever.
+    let dir = TempDir::new("retry-overrun");
+    let log = dir.0.join("a");
+    let err = pool(2)
+        .call(proc!(attempt(log.clone(), Plan::AlwaysHang)).timeout(Duration::from_millis(200)))
+        .expect_err("every attempt overruns");
+    assert!(
+        matches!(&err, Error::Poisoned { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(runs(&log).len(), 3);
 }
 
 #[test]

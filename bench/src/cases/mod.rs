@@ -7,6 +7,7 @@ pub(crate) mod memory;
 mod payload;
 mod scaling;
 mod stream;
+mod timed;
 mod unbatched;
 mod unordered;
 mod warm_call;
@@ -70,6 +71,12 @@ pub(crate) const CASES: &[Case] = &[
         about: "1,000,000 tiny tasks with adaptive batching vs Python Pool.map",
         label: "batched tiny tasks",
         run: batched::run,
+    },
+    Case {
+        name: "timed",
+        about: "1,000,000 tiny tasks on a pool with a timeout vs without",
+        label: "timed tiny tasks",
+        run: timed::run,
     },
     Case {
         name: "unordered",

@@ -140,8 +140,11 @@ impl<R> Proc<R> {
     /// Gives the call a deadline, counted from when a worker starts it.
     ///
     /// Past it, the worker is killed (and replaced) and the call yields
-    /// [`Error::Timeout`]; the other calls are unaffected. Overrides the
-    /// pool's [`timeout`](crate::Builder::timeout).
+    /// [`Error::Timeout`]; the other calls are unaffected, including those
+    /// that travelled in the same batch (consecutive calls of one function
+    /// with the same deadline batch together). Overrides the pool's
+    /// [`timeout`](crate::Builder::timeout), which describes what a deadline
+    /// costs.
     ///
     /// # Examples
     ///

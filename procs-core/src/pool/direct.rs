@@ -109,7 +109,7 @@ fn exchange(
     let id = spec.id;
     let mut request = Vec::new();
     let call = std::iter::once((0, &spec.args));
-    let detached = codec::encode_calls(&mut request, id, call, true);
+    let detached = codec::encode_calls(&mut request, id, None, call, true);
     let size = codec::largest_message(&request, &detached);
     if size > max_message_size {
         return Err(Error::TooLarge {

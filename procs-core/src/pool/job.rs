@@ -199,7 +199,13 @@ impl Job {
         let reply = self.reply.take().expect("unanswered");
         let rest = self.tasks.split_off(n);
         let first = std::mem::take(&mut self.tasks);
-        let mut make = |tasks| {
+        let mut make = |tasks: Vec<Task>| {
+            // The earlier attempts are a call's: a part without calls (a
+            // split at either end) must not take them from it.
+            let retry = match self.retry.as_mut() {
+                Some(retry) if tasks.is_empty() => Some(retry.without_history()),
+                retry => retry.map(Retry::part),
+            };
             let mut job = Job::new(
                 self.id,
                 tasks,
@@ -208,7 +214,7 @@ impl Job {
                 reply.clone(),
             );
             job.pipelined = self.pipelined;
-            job.retry = self.retry.as_mut().map(Retry::part);
+            job.retry = retry;
             job
         };
         (make(first), make(rest))

@@ -47,9 +47,6 @@ pub(crate) struct CallSettings {
     pub(crate) window: Option<usize>,
     /// Calls per message; adaptive when `None`.
     pub(crate) chunk_size: Option<usize>,
-    /// Whether the pool gives every call a deadline (then calls travel
-    /// alone).
-    pub(crate) default_timeout: bool,
     /// How failed calls are retried when their procs do not say.
     pub(crate) retry: Policy,
 }
@@ -82,10 +79,6 @@ impl Shared {
 
     pub(crate) fn chunk_size(&self) -> Option<usize> {
         self.settings.chunk_size
-    }
-
-    pub(crate) fn has_default_timeout(&self) -> bool {
-        self.settings.default_timeout
     }
 
     pub(crate) fn start(

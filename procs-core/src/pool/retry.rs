@@ -90,6 +90,16 @@ impl Retry {
         })
     }
 
+    /// The same policy for a part of the job that holds none of its calls.
+    pub(crate) fn without_history(&self) -> Retry {
+        Retry {
+            policy: self.policy,
+            queue: self.queue.clone(),
+            earlier: Vec::new(),
+            not_before: self.not_before,
+        }
+    }
+
     /// The same state for a part of the job (a batch split in parts); the
     /// earlier attempts go with the first part.
     pub(crate) fn part(&mut self) -> Retry {

@@ -35,6 +35,7 @@ use crate::wire::spare::Spare;
 
 mod dying;
 mod output;
+mod overran;
 mod receive;
 mod start;
 
@@ -211,13 +212,11 @@ impl Slot {
     /// Whether `job` must be the only request in its worker's pipe.
     fn runs_alone(&self, job: &Job) -> bool {
         // A job not known to be short keeps others from waiting behind it;
-        // a job with a deadline runs alone, so the deadline is its own;
         // attached workers get one request at a time, because their
         // transport may block in `send` until the worker reads (MPI's
-        // rendezvous sends).
-        !job.pipelined
-            || job.timeout.or(self.config.timeout).is_some()
-            || matches!(self.config.source, Source::Attach(_))
+        // rendezvous sends). A deadline does not matter: the worker times
+        // each call from its own start.
+        !job.pipelined || matches!(self.config.source, Source::Attach(_))
     }
 
     fn in_flight_bytes(&self) -> usize {
@@ -343,7 +342,10 @@ impl Slot {
         }
         let detach = !matches!(self.config.source, Source::Attach(_));
         let calls = job.tasks.iter().map(|t| (t.index as u64, &t.args));
-        let detached = codec::encode_calls(&mut self.buf, job.id, calls, detach);
+        // Each call's deadline travels with it: the worker times every call
+        // from its own start (`worker/watchdog.rs`).
+        let timeout = job.timeout.or(self.config.timeout);
+        let detached = codec::encode_calls(&mut self.buf, job.id, timeout, calls, detach);
         let size = codec::largest_message(&self.buf, &detached);
         if size > self.config.max_message_size {
             let error = self.too_large(job.id, size);
@@ -374,12 +376,15 @@ impl Slot {
         }
     }
 
-    /// Watches the new oldest request, which the worker runs now.
+    /// Watches the new oldest request, which the worker runs now. Its
+    /// calls' deadlines are the worker's to enforce; the watch is the
+    /// backstop for a worker that cannot report (see [`backstop`]).
     fn watch_front(&mut self) {
         if let Some(head) = self.in_flight.front() {
             let timeout = head.job.timeout.or(self.config.timeout);
+            let deadline = timeout.map(|t| (backstop(t, head.job.tasks.len()), t));
             let cancel = head.job.cancel.clone();
-            self.config.watch.begin(self.index, timeout, Some(&cancel));
+            self.config.watch.begin(self.index, deadline, Some(&cancel));
             self.head_since = Instant::now();
         }
     }
@@ -469,6 +474,24 @@ fn send_all<'a>(
 ) -> Result<(), BoxError> {
     channel.send(msg)?;
     detached.into_iter().try_for_each(|buf| channel.send(buf))
+}
+
+/// How long the parent lets a request of `tasks` calls with `timeout` each
+/// run before it kills the worker itself: every call may take its whole
+/// timeout, and the worker's watchdog gets as long again (at least a second)
+/// to report an overrun. Only a worker that cannot report (stopped, wedged,
+/// without a thread for its watchdog) is killed this way; the parent cannot
+/// tell which of the request's calls ran, so all of them fail with
+/// `Timeout` rather than risk running one twice.
+fn backstop(timeout: Duration, tasks: usize) -> Duration {
+    timeout
+        .saturating_mul(u32::try_from(tasks).unwrap_or(u32::MAX))
+        .saturating_add(grace(timeout))
+}
+
+/// How long a worker's watchdog may take to report an overrun.
+fn grace(timeout: Duration) -> Duration {
+    timeout.max(Duration::from_secs(1))
 }
 
 fn killed_error(reason: Killed, id: &str) -> Error {

@@ -165,6 +165,9 @@ impl<'a> RawResults<'a> {
         let capacity = batch.min(self.window().saturating_sub(self.outstanding));
         let mut group: Vec<Task> = Vec::new();
         let mut group_id = "";
+        // Calls with deadlines batch like others (the worker times each
+        // from its own start), but a request carries one timeout for all.
+        let mut group_timeout = None;
         let mut group_bytes = 0;
         while !self.input_done && self.outstanding < window {
             let index = self.taken;
@@ -178,19 +181,19 @@ impl<'a> RawResults<'a> {
                     retry,
                 })) => {
                     self.admit(id, None);
-                    // A deadline is per call, and so are a proc's own retry
-                    // settings, so such calls travel alone.
-                    let own_retry = retry != RetrySpec::default();
-                    if timeout.is_some() || self.pool.has_default_timeout() || own_retry {
+                    // A proc's own retry settings are per call, so such
+                    // calls travel alone.
+                    if retry != RetrySpec::default() {
                         self.submit(id, vec![Task { index, args }], timeout, retry);
                         continue;
                     }
-                    if !group.is_empty() && group_id != id {
+                    if !group.is_empty() && (group_id != id || group_timeout != timeout) {
                         let group = std::mem::take(&mut group);
-                        self.submit(group_id, group, None, RetrySpec::default());
+                        self.submit(group_id, group, group_timeout, RetrySpec::default());
                         group_bytes = 0;
                     }
                     group_id = id;
+                    group_timeout = timeout;
                     group_bytes += args.len();
                     if group.is_empty() {
                         group.reserve_exact(capacity);
@@ -198,14 +201,14 @@ impl<'a> RawResults<'a> {
                     group.push(Task { index, args });
                     if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
                         let group = std::mem::take(&mut group);
-                        self.submit(group_id, group, None, RetrySpec::default());
+                        self.submit(group_id, group, group_timeout, RetrySpec::default());
                         group_bytes = 0;
                     }
                 }
             }
         }
         if !group.is_empty() {
-            self.submit(group_id, group, None, RetrySpec::default());
+            self.submit(group_id, group, group_timeout, RetrySpec::default());
         }
     }
 

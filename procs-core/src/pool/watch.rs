@@ -1,5 +1,8 @@
 //! The watchdog: kills a worker (with its process group) whose task outlived
 //! its deadline, whose caller stopped listening, or whose pool was killed.
+//! Calls' own deadlines are enforced inside the worker
+//! (`worker/watchdog.rs`); for them this is the backstop, for a worker that
+//! cannot report (see `slot::backstop`).
 //!
 //! A slot thread blocks in `recv` while its worker runs; the only portable
 //! way to interrupt it is to kill the worker, which makes `recv` return. The
@@ -39,6 +42,11 @@ struct Entry {
 
 struct State {
     entries: Vec<Entry>,
+    /// When the watchdog looks again by itself; `None` while it waits for a
+    /// wake-up. A deadline no earlier needs no wake-up: batches of timed
+    /// calls begin a watch per request, and waking the thread for each
+    /// would cost a context switch per request for nothing.
+    looks_at: Option<Instant>,
     pool_killed: bool,
     stopped: bool,
 }
@@ -54,6 +62,7 @@ impl Watch {
         let watch = Arc::new(Watch {
             state: Mutex::new(State {
                 entries: (0..slots).map(|_| Entry::default()).collect(),
+                looks_at: None,
                 pool_killed: false,
                 stopped: false,
             }),
@@ -120,6 +129,7 @@ impl Watch {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            state.looks_at = until;
             state = match until {
                 Some(at) => {
                     let timeout = at.saturating_duration_since(Instant::now());
@@ -150,22 +160,27 @@ impl Watch {
         self.wake.notify_one();
     }
 
-    /// Watches a task of `slot` from now on.
+    /// Watches a task of `slot` from now on; `deadline` is how long it may
+    /// run, and the timeout a kill reports.
     pub(crate) fn begin(
         &self,
         slot: usize,
-        timeout: Option<Duration>,
+        deadline: Option<(Duration, Duration)>,
         cancel: Option<&CancelFlag>,
     ) {
         let mut state = self.lock();
+        let at = deadline.map(|(after, _)| Instant::now() + after);
         let entry = &mut state.entries[slot];
-        entry.deadline = timeout.map(|t| (Instant::now() + t, Killed::Deadline(t)));
+        entry.deadline = deadline
+            .zip(at)
+            .map(|((_, timeout), at)| (at, Killed::Deadline(timeout)));
         entry.cancel = cancel.cloned();
         // A call dropped before its task got here announced it while no
         // slot watched its flag: the watchdog may sleep with no deadline.
         let cancelled = cancel.is_some_and(|c| c.load(Ordering::SeqCst));
+        let sooner = at.is_some_and(|at| state.looks_at.is_none_or(|looks| at < looks));
         drop(state);
-        if timeout.is_some() || cancelled {
+        if sooner || cancelled {
             self.wake.notify_one();
         }
     }

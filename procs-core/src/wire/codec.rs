@@ -4,6 +4,8 @@
 //! hand-encoded so that argument and result bytes are copied once into a
 //! reused buffer and borrowed on decode.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::wire::detached::{Args, Lens, Output};
@@ -22,6 +24,10 @@ const DYING: u8 = 4;
 /// `tracing` records of the running request, sent before its response
 /// (`wire::trace`, feature `tracing`).
 const TRACE: u8 = 5;
+/// A worker's report that a call ran past its deadline: sent by the
+/// worker's watchdog thread, followed by the answers the request's earlier
+/// calls gave (a response and its detached buffers).
+const OVERRAN: u8 = 6;
 
 /// The first message of every worker: who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +41,9 @@ pub(crate) struct Hello {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Request<'a> {
     pub(crate) id: &'a str,
+    /// Each call's own deadline, from when it starts running; `None` for
+    /// calls that may run forever.
+    pub(crate) timeout: Option<Duration>,
     pub(crate) tasks: Vec<Task<'a>>,
 }
 
@@ -88,6 +97,25 @@ pub(crate) enum Message<'a> {
         seq: u64,
         panic: PanicInfo,
     },
+    /// The call `seq` of the request the worker was running passed its
+    /// deadline; the answers of the calls before it follow as a response.
+    Overran {
+        seq: u64,
+    },
+}
+
+/// Encodes a [`Message::Overran`] into a fixed buffer: the worker's
+/// watchdog sends it without allocating.
+pub(crate) fn encode_overran(seq: u64) -> [u8; 9] {
+    let mut msg = [OVERRAN; 9];
+    msg[1..].copy_from_slice(&seq.to_le_bytes());
+    msg
+}
+
+/// Whether `msg` is a [`Message::Overran`], which the parent checks before
+/// taking a message for a response.
+pub(crate) fn is_overran(msg: &[u8]) -> bool {
+    msg.first() == Some(&OVERRAN)
 }
 
 /// Encodes a [`Message::Dying`] into `buf`, replacing its contents.
@@ -135,15 +163,27 @@ pub(crate) fn encode_hello(buf: &mut Vec<u8>, hello: &Hello) {
     buf.extend_from_slice(&hello.pid.to_le_bytes());
 }
 
-/// Encodes a request for calls of the function `id`.
+/// Encodes a request for calls of the function `id`, without deadline.
+#[cfg(any(test, feature = "testkit"))]
 pub(crate) fn encode_request<'a>(
     buf: &mut Vec<u8>,
     id: &str,
     tasks: impl ExactSizeIterator<Item = Task<'a>>,
 ) {
+    encode_timed_request(buf, id, None, tasks);
+}
+
+/// Encodes a request for calls of the function `id`, each with `timeout`.
+pub(crate) fn encode_timed_request<'a>(
+    buf: &mut Vec<u8>,
+    id: &str,
+    timeout: Option<Duration>,
+    tasks: impl ExactSizeIterator<Item = Task<'a>>,
+) {
     buf.clear();
     buf.push(REQUEST);
     buf.extend_from_slice(&(tasks.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&timeout_nanos(timeout).to_le_bytes());
     put_bytes32(buf, id.as_bytes());
     for task in tasks {
         buf.extend_from_slice(&task.seq.to_le_bytes());
@@ -153,12 +193,14 @@ pub(crate) fn encode_request<'a>(
 }
 
 /// Encodes a request for `calls` (sequence number and arguments) of the
-/// function `id` into `buf`, and returns the buffers to send after it. With
+/// function `id`, each with `timeout`, into `buf`, and returns the buffers
+/// to send after it. With
 /// `detach` false (attached workers), every buffer goes inline instead (see
 /// [`Args::inlined`]).
 pub(crate) fn encode_calls<'a, I>(
     buf: &mut Vec<u8>,
     id: &str,
+    timeout: Option<Duration>,
     calls: I,
     detach: bool,
 ) -> Vec<&'a Vec<u8>>
@@ -171,7 +213,7 @@ where
             args: &args.bytes,
             detached: Lens::Buffers(&args.detached),
         });
-        encode_request(buf, id, each);
+        encode_timed_request(buf, id, timeout, each);
         return calls.flat_map(|(_, args)| &args.detached).collect();
     }
     let inlined: Vec<_> = calls.clone().map(|(_, args)| args.inlined()).collect();
@@ -180,8 +222,16 @@ where
         args,
         detached: Lens::NONE,
     });
-    encode_request(buf, id, each);
+    encode_timed_request(buf, id, timeout, each);
     Vec::new()
+}
+
+/// A timeout on the wire: nanoseconds, 0 for none (a zero timeout is sent
+/// as one nanosecond: it has passed as soon as the call starts either way).
+fn timeout_nanos(timeout: Option<Duration>) -> u64 {
+    timeout.map_or(0, |t| {
+        u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
+    })
 }
 
 /// The longest of a request and the buffers sent after it: what the
@@ -294,6 +344,10 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
         }),
         REQUEST => {
             let count = r.u32("request")? as usize;
+            let timeout = match r.u64("request")? {
+                0 => None,
+                nanos => Some(Duration::from_nanos(nanos)),
+            };
             let len = r.u32("request")? as usize;
             let id =
                 std::str::from_utf8(r.bytes(len, "request")?).map_err(|_| Malformed("request"))?;
@@ -311,7 +365,7 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
                     detached,
                 });
             }
-            Message::Request(Request { id, tasks })
+            Message::Request(Request { id, timeout, tasks })
         }
         DYING => {
             let seq = r.u64("dying")?;
@@ -320,6 +374,9 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
             let panic = decode_value(bytes).map_err(|_| Malformed("dying"))?;
             Message::Dying { seq, panic }
         }
+        OVERRAN => Message::Overran {
+            seq: r.u64("overran")?,
+        },
         RESPONSE => {
             let mut outcomes = Vec::new();
             decode_response(msg, |outcome| {

@@ -46,6 +46,13 @@ pub(super) fn install_hook(record: fn(PanicInfo)) {
     let default = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
         let on_task = TASK_THREAD.with(Cell::get);
+        // A panic ends the timed call that runs (under abort, whichever
+        // thread panics), unless the worker's watchdog already reports it
+        // as timed out: then the hook waits for the kill, so that only one
+        // of them speaks on the channel.
+        if on_task || cfg!(panic = "abort") {
+            crate::worker::watchdog::end();
+        }
         if !on_task {
             default(info);
         }

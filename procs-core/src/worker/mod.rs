@@ -10,3 +10,4 @@ pub(crate) mod serve;
 pub(crate) mod startup;
 #[cfg(feature = "tracing")]
 pub(crate) mod trace;
+pub(crate) mod watchdog;

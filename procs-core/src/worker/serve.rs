@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process;
+use std::time::Duration;
 
 use crate::contract::Channel;
 use crate::remote::registry::{CallError, Lookup, Remote, registry};
@@ -14,7 +15,7 @@ use crate::wire::detached::{Input, Lens};
 use crate::wire::env::WorkerExit;
 use crate::wire::panic::{Location, PanicInfo};
 use crate::wire::spare::Spare;
-use crate::worker::{dying, limits};
+use crate::worker::{dying, limits, watchdog};
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
@@ -51,11 +52,14 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
             Ok(None) => process::exit(0),
             Err(error) => fail(&format!("cannot receive: {error}")),
         };
-        let Request { id, tasks } = match codec::decode(&msg) {
+        let Request { id, timeout, tasks } = match codec::decode(&msg) {
             Ok(Message::Request(request)) => request,
             Ok(_) => fail("unexpected message from the parent"),
             Err(error) => fail(&error.to_string()),
         };
+        if let Some(timeout) = timeout {
+            watchdog::arm(&mut channel, timeout);
+        }
         // The arguments' detached buffers follow the request.
         let mut inbox =
             receive_detached(&mut channel, tasks.iter().map(|t| t.detached), &mut spare);
@@ -70,7 +74,8 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
                 Ok(remote) => dying::while_running(&mut channel, task.seq, || {
                     // The CPU limit is per task, batch or not.
                     limits::during_task(|| {
-                        run(remote, &task, detached, &mut out, &mut detached_out, detach)
+                        let output = (&mut out, &mut detached_out, detach);
+                        run(remote, &task, timeout, detached, output)
                     })
                 }),
                 Err(failure) => Err(failure.clone()),
@@ -158,14 +163,14 @@ fn find(id: &str) -> Result<&'static Remote, Failure> {
 }
 
 /// Runs one task, appending its outcome to `out` on success (on failure
-/// `out` is left as it was).
+/// `out` is left as it was); with a `timeout`, under the worker's watchdog
+/// from the moment it starts until the function returns.
 fn run(
     remote: &Remote,
     task: &Task<'_>,
+    timeout: Option<Duration>,
     detached: Vec<Vec<u8>>,
-    out: &mut Vec<u8>,
-    detached_out: &mut Vec<Vec<u8>>,
-    detach: bool,
+    (out, detached_out, detach): (&mut Vec<u8>, &mut Vec<Vec<u8>>, bool),
 ) -> Result<(), Failure> {
     let start = out.len();
     let first_detached = detached_out.len();
@@ -175,9 +180,18 @@ fn run(
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         let mut input = Input::new(task.args, detached);
         codec::push_outcome_with(out, task.seq, detached_out, detach, |out| {
+            // Published once the outcome's header is written: from here on
+            // the answers before this call stay where they are until `end`
+            // (the function's result is encoded after it).
+            if let Some(timeout) = timeout {
+                let (done, finished) = (&out.bytes[..start], &out.detached[..first_detached]);
+                watchdog::begin(task.seq, timeout, done, finished);
+            }
             (remote.invoke)(&mut input, out)
         })
     }));
+    // Before `out` changes again (a failure is recorded in it).
+    watchdog::end();
     match outcome {
         Ok(Ok(())) => Ok(()),
         Ok(Err(CallError::DecodeArgs(error))) => Err(Failure::DecodeArgs(error.to_string())),

@@ -24,6 +24,7 @@ impl Slot {
         let killed = self.config.watch.end(self.index);
         match (trip, killed) {
             (Trip::Answered(msg), _) if codec::is_dying(&msg) => self.dying(&msg),
+            (Trip::Answered(msg), _) if codec::is_overran(&msg) => self.overran(&msg),
             (Trip::Answered(msg), killed) => {
                 let Sent { job, .. } = self.in_flight.pop_front().expect("in flight");
                 let elapsed = self.head_since.elapsed();
@@ -74,7 +75,7 @@ impl Slot {
     /// Receives the buffers detached from a job's results, which follow its
     /// response; `None` if the link broke meanwhile (the job has then been
     /// answered with the reason, and the worker discarded).
-    fn receive_detached(
+    pub(super) fn receive_detached(
         &mut self,
         mut job: Job,
         mut results: Answers,
@@ -127,7 +128,7 @@ impl Slot {
 ///
 /// One pass, one vector: a batch of thousands of calls would otherwise build
 /// several vectors of hundreds of KiB per answer, fresh memory each time.
-fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answers, Wanted), Error> {
+pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answers, Wanted), Error> {
     let msg = Arc::new(msg);
     let base = msg.as_ptr() as usize;
     let mut results = Vec::with_capacity(job.tasks.len());

@@ -91,14 +91,18 @@ impl Slot {
         };
         let detach = !matches!(config.source, Source::Attach(_));
         let call = std::iter::once((0, &init.args));
-        let detached = codec::encode_calls(&mut self.buf, init.id, call, detach);
+        // The initializer's deadline is the parent's to enforce (the
+        // worker's watchdog answers for calls only).
+        let detached = codec::encode_calls(&mut self.buf, init.id, None, call, detach);
         let size = codec::largest_message(&self.buf, &detached);
         if size > config.max_message_size {
             return Err(self.too_large(init.id, size));
         }
-        config
-            .watch
-            .begin(self.index, init.timeout.or(config.timeout), None);
+        config.watch.begin(
+            self.index,
+            init.timeout.or(config.timeout).map(|t| (t, t)),
+            None,
+        );
         let worker = self.worker.as_mut().expect("started");
         let trip = match send_all(&mut *worker.channel, &self.buf, detached)
             .and_then(|()| recv_answer(&mut *worker.channel, None, init.id))

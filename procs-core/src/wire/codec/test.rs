@@ -26,7 +26,8 @@ fn sample_messages() -> Vec<Vec<u8>> {
             detached: Lens::NONE,
         },
     ];
-    encode_request(&mut buf, "app::f", tasks.iter().copied());
+    let timeout = Some(Duration::from_millis(1500));
+    encode_timed_request(&mut buf, "app::f", timeout, tasks.iter().copied());
     out.push(buf.clone());
     begin_response(&mut buf);
     push_outcome(&mut buf, 1, Ok(b"xyz"));
@@ -46,6 +47,7 @@ fn sample_messages() -> Vec<Vec<u8>> {
     };
     encode_dying(&mut buf, 7, &panic);
     out.push(buf.clone());
+    out.push(encode_overran(9).to_vec());
     out
 }
 
@@ -60,10 +62,11 @@ fn round_trips_every_message() {
             pid: 42
         })
     );
-    let Message::Request(Request { id, tasks }) = decode(&msgs[1]).unwrap() else {
+    let Message::Request(Request { id, timeout, tasks }) = decode(&msgs[1]).unwrap() else {
         panic!("not a request")
     };
     assert_eq!(id, "app::f");
+    assert_eq!(timeout, Some(Duration::from_millis(1500)));
     assert_eq!(tasks.len(), 2);
     assert_eq!((tasks[0].seq, tasks[0].args), (1, &b"abc"[..]));
     assert_eq!(tasks[0].detached.iter().collect::<Vec<_>>(), [3, 0]);
@@ -84,6 +87,24 @@ fn round_trips_every_message() {
         decode(&msgs[3]).unwrap(),
         Message::Dying { seq: 7, panic } if panic.message == "boom"
     ));
+    assert!(is_overran(&msgs[4]) && !is_overran(&msgs[3]));
+    assert_eq!(decode(&msgs[4]).unwrap(), Message::Overran { seq: 9 });
+}
+
+#[test]
+fn a_request_without_deadline_says_so() {
+    let mut buf = Vec::new();
+    encode_request(&mut buf, "app::f", std::iter::empty());
+    let Message::Request(request) = decode(&buf).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(request.timeout, None);
+    // A zero timeout is still a timeout.
+    encode_timed_request(&mut buf, "app::f", Some(Duration::ZERO), std::iter::empty());
+    let Message::Request(request) = decode(&buf).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(request.timeout, Some(Duration::from_nanos(1)));
 }
 
 #[test]
@@ -135,8 +156,9 @@ fn lying_lengths_and_counts_are_errors() {
         }]
         .into_iter(),
     );
-    assert_eq!(&buf[9..11], b"ab");
-    buf[9] = 0xff;
+    // Tag, count, timeout, ID length, ID.
+    assert_eq!(&buf[17..19], b"ab");
+    buf[17] = 0xff;
     assert!(decode(&buf).is_err());
 }
 
