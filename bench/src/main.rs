@@ -21,6 +21,7 @@ mod cases;
 mod child;
 mod cpu;
 mod options;
+mod peer;
 mod python;
 mod remote;
 mod report;
@@ -36,7 +37,9 @@ use table::Row;
 
 fn main() -> ExitCode {
     procs::init();
-    // A re-executed child (echo baseline, memory case) never returns.
+    // Next to procs' entry: each recognises only its own children.
+    peer::init();
+    // A re-executed child (echo baseline, memory case, ...) never returns.
     child::dispatch();
 
     let options = match options::parse(std::env::args().skip(1)) {
@@ -84,6 +87,8 @@ fn main() -> ExitCode {
     );
     println!();
     table::print(&rows);
+    println!();
+    println!("{}", table::PEER_NOTE);
     println!();
     println!("{}", table::summary(&rows));
     if rows.iter().any(Row::is_failure) {

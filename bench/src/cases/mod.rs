@@ -5,6 +5,7 @@ mod batched;
 mod cold_start;
 pub(crate) mod memory;
 mod payload;
+pub(crate) mod pipe_limit;
 mod scaling;
 mod stream;
 mod unbatched;

@@ -4,12 +4,18 @@
 //! faulted-in buffer), the three alternated in each repetition. The figure
 //! is (bytes in + bytes out) / round-trip time; the baseline is bytes
 //! copied / copy time.
+//!
+//! Then the comparison with procspawn, at the size procspawn is asked about
+//! (64 MiB): the same echo through procs' pipe pool and through a warm
+//! procspawn `Pool` of 2 (`spawn` then `join`), alternated, with memcpy of
+//! that size as the baseline.
 
 use std::time::{Duration, Instant};
 
 use procs::{IpcTransport, PipeTransport, Pool, proc};
 
 use super::{Ctx, procs_error, warm_pool};
+use crate::peer::Peer;
 use crate::remote::echo;
 use crate::stats::{bandwidth, median};
 use crate::table::{Goal, Row};
@@ -95,5 +101,63 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             Goal::AtLeast(goal),
         )
     };
-    Ok(vec![row("pipe", &on_pipe, 0.25), row("ipc", &on_ipc, 0.5)])
+    let peer_row = vs_procspawn(ctx, &pipe)?;
+    Ok(vec![
+        row("pipe", &on_pipe, 0.25),
+        row("ipc", &on_ipc, 0.5),
+        peer_row,
+    ])
+}
+
+/// A `Vec<u8>` of 64 MiB echoed through procs' `pipe` pool and through a
+/// procspawn pool, repetitions alternated, beside memcpy of that size.
+fn vs_procspawn(ctx: &Ctx, pipe: &Pool) -> Result<Row, String> {
+    let size: usize = ctx.size(64 << 20, 16 << 20);
+    let reps = ctx.size(5, 2);
+    let peer = Peer::warm(2)?;
+    let mut buffer: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let mut copy = buffer.clone();
+    // Each side's first large call faults in its buffers; not timed.
+    let back = peer.echo(buffer.clone())?;
+    if back != copy {
+        return Err("procspawn echoed another buffer".into());
+    }
+    buffer = pipe.call(proc!(echo(buffer))).map_err(procs_error)?;
+
+    let (mut memcpy, mut procs, mut procspawn) = (Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..reps {
+        std::thread::sleep(SETTLE);
+        let started = Instant::now();
+        copy.copy_from_slice(std::hint::black_box(&buffer));
+        memcpy.push(size as f64 / started.elapsed().as_secs_f64());
+
+        std::thread::sleep(SETTLE);
+        let started = Instant::now();
+        let back = pipe.call(proc!(echo(buffer))).map_err(procs_error)?;
+        procs.push(2.0 * size as f64 / started.elapsed().as_secs_f64());
+
+        std::thread::sleep(SETTLE);
+        let started = Instant::now();
+        buffer = peer.echo(back)?;
+        procspawn.push(2.0 * size as f64 / started.elapsed().as_secs_f64());
+        if buffer != copy {
+            return Err("the echoed buffer differs from the one sent".into());
+        }
+        eprintln!(
+            "   rep {rep}: {} MiB: procs pipe {}, procspawn {} (in + out); memcpy {}",
+            size >> 20,
+            bandwidth(procs[rep]),
+            bandwidth(procspawn[rep]),
+            bandwidth(memcpy[rep])
+        );
+    }
+    let (memcpy, procs, procspawn) = (median(&memcpy), median(&procs), median(&procspawn));
+    Ok(Row::compared(
+        format!("large payload, pipe: {} MiB Vec<u8> in + out", size >> 20),
+        bandwidth(procs),
+        format!("{} memcpy", bandwidth(memcpy)),
+        procs / memcpy,
+        "- (procspawn's size)",
+    )
+    .vs_procspawn(procspawn / procs, format!("Pool: {}", bandwidth(procspawn))))
 }
