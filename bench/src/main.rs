@@ -1,7 +1,9 @@
 //! `procs-bench`: the procs benchmark command.
 //!
 //! Runs every case of the performance and Wide Finder issues and prints one
-//! Markdown table: case, procs figure, baseline figure, ratio, target, met.
+//! Markdown table: case, procs figure, baseline figure, ratio, target, met,
+//! and procs against procspawn (the Rust peer, a dependency of this crate)
+//! where procspawn supports the case.
 //! Every baseline is measured in the same run (interleaved with the procs
 //! runs where the case allows), and every figure is a median of several
 //! repetitions, because the machines this runs on are shared and noisy.
