@@ -1,7 +1,8 @@
 //! This binary re-executed in a child mode, chosen by an environment
 //! variable and started without procs: the minimal echo child that the
-//! warm-call and cold-start baselines talk to, and the fresh process the
-//! memory case measures.
+//! warm-call and cold-start baselines talk to, the fresh process the
+//! memory case measures, the raw-pipe peer of the physical limit, and the
+//! process that exhausts its descriptors through procspawn.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -13,6 +14,8 @@ const ENV_CHILD: &str = "PROCS_BENCH_CHILD";
 
 const ECHO: &str = "echo";
 const MEMORY: &str = "memory";
+pub(crate) const PIPE_LIMIT: &str = "pipe-limit";
+pub(crate) const PROCSPAWN_FDS: &str = "procspawn-fds";
 
 /// Runs the child mode this process was started in and exits; returns at
 /// once in the benchmark itself.
@@ -29,6 +32,8 @@ pub(crate) fn dispatch() {
             }
         },
         Some(MEMORY) => crate::cases::memory::child_main(),
+        Some(PIPE_LIMIT) => crate::cases::pipe_limit::child_main(),
+        Some(PROCSPAWN_FDS) => crate::peer::fd_probe_main(),
         _ => {
             eprintln!("procs-bench: unknown child mode {mode:?}");
             2
@@ -53,7 +58,7 @@ fn serve_echo() -> io::Result<()> {
 }
 
 /// This binary, to be started in child `mode`.
-fn command(mode: &str) -> io::Result<Command> {
+pub(crate) fn command(mode: &str) -> io::Result<Command> {
     let mut command = Command::new(std::env::current_exe()?);
     command.env(ENV_CHILD, mode);
     Ok(command)

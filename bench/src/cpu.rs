@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::path::{Path, PathBuf};
 
 /// CPU seconds used so far, per kind of thread.
 #[derive(Debug, Default, Clone)]
@@ -22,27 +23,16 @@ impl Cpu {
     /// ended) are skipped.
     pub(crate) fn now() -> Cpu {
         let mut cpu = Cpu::default();
-        let me = std::process::id();
         // SAFETY: gettid has no preconditions.
         let caller = unsafe { libc::gettid() };
-        cpu.caller = seconds(&format!("/proc/{me}/task/{caller}/stat")).unwrap_or(0.0);
-        let Ok(tasks) = fs::read_dir(format!("/proc/{me}/task")) else {
-            return cpu;
-        };
-        for task in tasks.flatten() {
-            let path = task.path();
-            let comm = fs::read_to_string(path.join("comm")).unwrap_or_default();
-            if !comm.starts_with("procs-worker-") {
-                continue;
-            }
-            let tid = task.file_name().to_string_lossy().into_owned();
+        cpu.caller = seconds(&format!("/proc/self/task/{caller}/stat")).unwrap_or(0.0);
+        for (tid, path) in slot_threads() {
             if let Some(s) = seconds(&path.join("stat").to_string_lossy()) {
                 cpu.slots.insert(tid, s);
             }
-            let children = fs::read_to_string(path.join("children")).unwrap_or_default();
-            for pid in children.split_whitespace() {
+            for pid in children(&path) {
                 if let Some(s) = seconds(&format!("/proc/{pid}/stat")) {
-                    cpu.workers.insert(pid.to_owned(), s);
+                    cpu.workers.insert(pid, s);
                 }
             }
         }
@@ -65,6 +55,38 @@ impl Cpu {
             per(sum(&self.workers, &before.workers)),
         )
     }
+}
+
+/// The pids of the worker processes of this process's pools.
+pub(crate) fn worker_pids() -> Vec<String> {
+    slot_threads()
+        .into_iter()
+        .flat_map(|(_, path)| children(&path))
+        .collect()
+}
+
+/// The pools' slot threads (`procs-worker-N`): thread id and `/proc` path.
+fn slot_threads() -> Vec<(String, PathBuf)> {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.starts_with("procs-worker-"))
+        })
+        .map(|task| (task.file_name().to_string_lossy().into_owned(), task.path()))
+        .collect()
+}
+
+/// The processes a thread started (each slot thread spawns its workers).
+fn children(thread: &Path) -> Vec<String> {
+    fs::read_to_string(thread.join("children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A short time, in ns below 10 µs.

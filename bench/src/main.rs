@@ -1,7 +1,9 @@
 //! `procs-bench`: the procs benchmark command.
 //!
 //! Runs every case of the performance and Wide Finder issues and prints one
-//! Markdown table: case, procs figure, baseline figure, ratio, target, met.
+//! Markdown table: case, procs figure, baseline figure, ratio, target, met,
+//! and procs against procspawn (the Rust peer, a dependency of this crate)
+//! where procspawn supports the case.
 //! Every baseline is measured in the same run (interleaved with the procs
 //! runs where the case allows), and every figure is a median of several
 //! repetitions, because the machines this runs on are shared and noisy.
@@ -21,6 +23,7 @@ mod cases;
 mod child;
 mod cpu;
 mod options;
+mod peer;
 mod python;
 mod remote;
 mod report;
@@ -36,7 +39,9 @@ use table::Row;
 
 fn main() -> ExitCode {
     procs::init();
-    // A re-executed child (echo baseline, memory case) never returns.
+    // Next to procs' entry: each recognises only its own children.
+    peer::init();
+    // A re-executed child (echo baseline, memory case, ...) never returns.
     child::dispatch();
 
     let options = match options::parse(std::env::args().skip(1)) {
@@ -84,6 +89,8 @@ fn main() -> ExitCode {
     );
     println!();
     table::print(&rows);
+    println!();
+    println!("{}", table::PEER_NOTE);
     println!();
     println!("{}", table::summary(&rows));
     if rows.iter().any(Row::is_failure) {

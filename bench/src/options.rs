@@ -24,7 +24,8 @@ usage: procs-bench [--quick] [CASE...]
 
 Runs the procs benchmark cases (all of them by default) and prints one table:
 case, procs figure, baseline figure measured in the same run, ratio, target,
-met. Details of each repetition go to stderr.
+met, and procs' time over procspawn's where procspawn supports the case.
+Details of each repetition go to stderr.
 
 cases: {}
 

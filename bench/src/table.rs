@@ -49,6 +49,9 @@ pub(crate) struct Row {
     ratio: String,
     target: String,
     status: Status,
+    /// procs' time over procspawn's for the same work, with procspawn's
+    /// figure; `-` where procspawn was not measured.
+    peer: String,
 }
 
 impl Row {
@@ -84,6 +87,7 @@ impl Row {
             } else {
                 Status::NotMet
             },
+            peer: "-".into(),
         }
     }
 
@@ -100,6 +104,7 @@ impl Row {
             ratio: "-".into(),
             target: target.to_string(),
             status: Status::NotApplicable,
+            peer: "-".into(),
         }
     }
 
@@ -112,6 +117,7 @@ impl Row {
             ratio: "-".into(),
             target: "-".into(),
             status: Status::Failed,
+            peer: "-".into(),
         }
     }
 
@@ -130,6 +136,7 @@ impl Row {
             ratio: format!("{ratio:.2}×"),
             target: target.into(),
             status: Status::Info,
+            peer: "-".into(),
         }
     }
 
@@ -142,14 +149,29 @@ impl Row {
             ratio: "-".into(),
             target: "-".into(),
             status: Status::Info,
+            peer: "-".into(),
         }
+    }
+
+    /// Adds the comparison with procspawn: `time_ratio` is procs' time over
+    /// procspawn's for the same work (for rates, procspawn's rate over
+    /// procs'), shown with procspawn's own `figure`.
+    pub(crate) fn vs_procspawn(mut self, time_ratio: f64, figure: impl fmt::Display) -> Row {
+        self.peer = format!("{time_ratio:.2}× ({figure})");
+        self
+    }
+
+    /// A finding about procspawn alone, in its column, with no ratio.
+    pub(crate) fn procspawn_note(mut self, text: impl Into<String>) -> Row {
+        self.peer = text.into();
+        self
     }
 
     pub(crate) fn is_failure(&self) -> bool {
         self.status == Status::Failed
     }
 
-    fn cells(&self) -> [&str; 6] {
+    fn cells(&self) -> [&str; COLUMNS] {
         let met = match self.status {
             Status::Met => "yes",
             Status::NotMet => "**no**",
@@ -164,11 +186,27 @@ impl Row {
             &self.ratio,
             &self.target,
             met,
+            &self.peer,
         ]
     }
 }
 
-const HEADER: [&str; 6] = ["case", "procs", "baseline", "ratio", "target", "met?"];
+const COLUMNS: usize = 7;
+
+const HEADER: [&str; COLUMNS] = [
+    "case",
+    "procs",
+    "baseline",
+    "ratio",
+    "target",
+    "met?",
+    "vs procspawn",
+];
+
+/// What the last column means, printed under the table.
+pub(crate) const PEER_NOTE: &str = "vs procspawn: procs' time over procspawn's for the same work, \
+measured in the same run (for rates: procspawn's rate over procs'); below 1× procs is faster. \
+procspawn's own figure in brackets.";
 
 /// Prints `rows` as a Markdown table with aligned columns.
 pub(crate) fn print(rows: &[Row]) {
@@ -183,7 +221,7 @@ fn render(rows: &[Row]) -> String {
             *w = (*w).max(width(cell));
         }
     }
-    let line = |cells: [&str; 6]| {
+    let line = |cells: [&str; COLUMNS]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
@@ -223,7 +261,7 @@ mod test {
     #[test]
     fn goals_and_alignment() {
         let rows = [
-            Row::measured("a", "1 µs", "2 µs", 0.5, Goal::AtMost(1.5)),
+            Row::measured("a", "1 µs", "2 µs", 0.5, Goal::AtMost(1.5)).vs_procspawn(0.25, "4 µs"),
             Row::measured("long case", "x", "y", 1.0, Goal::AtLeast(1.9)),
             Row::not_applicable("c", "n/a (missing)", Goal::AtLeast(1.0)),
         ];
@@ -236,6 +274,8 @@ mod test {
                 .all(|l| l.chars().count() == lines[0].chars().count())
         );
         assert!(lines[2].contains("| yes"));
+        assert!(lines[2].contains("| 0.25× (4 µs) |"));
+        assert!(lines[0].contains("| vs procspawn |"));
         assert!(lines[3].contains("**no**"));
         assert_eq!(summary(&rows), "targets met: 1 of 2; 1 not applicable");
     }

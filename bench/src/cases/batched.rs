@@ -1,10 +1,12 @@
 //! Batched tiny tasks: 1,000,000 `u64 -> u64` tasks through `pmap` with the
 //! default adaptive batching, as an absolute rate and against Python's
-//! `Pool(2).map(f, xs)` with its default chunksize, repetitions alternated.
+//! `Pool(2).map(f, xs)` with its default chunksize, repetitions alternated;
+//! and beside them the physical limit for the bytes this case moves
+//! (`pipe_limit`).
 
 use procs::Pool;
 
-use super::{Ctx, stream, warm_pool};
+use super::{Ctx, pipe_limit, stream, warm_pool};
 use crate::python::NOT_FOUND;
 use crate::stats::{count, median, rate};
 use crate::table::{Goal, Row};
@@ -16,8 +18,12 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let tasks: u64 = ctx.size(1_000_000, 200_000);
     let reps = ctx.size(5, 3);
     let pool = warm_pool(Pool::builder().workers(2))?;
-    let rates = stream::alternate(ctx, &pool, tasks, reps, "map")?;
+    let rates = stream::alternate(ctx, &pool, tasks, reps, "map", None)?;
     let procs = median(&rates.procs);
+    let traffic = pipe_limit::traffic(&pool, tasks)?;
+    drop(pool);
+    let limit = pipe_limit::limit(traffic, tasks, reps)?;
+    eprintln!("   physical limit: {} ({traffic:?})", rate(limit, "tasks"));
     let mut rows = vec![Row::labelled(
         format!(
             "batched tiny tasks ({} u64 -> u64, adaptive batching)",
@@ -47,5 +53,6 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             )
         }
     });
+    rows.push(pipe_limit::row(procs, limit, traffic, tasks));
     Ok(rows)
 }

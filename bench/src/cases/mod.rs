@@ -5,6 +5,7 @@ mod batched;
 mod cold_start;
 pub(crate) mod memory;
 mod payload;
+pub(crate) mod pipe_limit;
 mod scaling;
 mod stream;
 mod timed;
@@ -56,19 +57,19 @@ pub(crate) struct Case {
 pub(crate) const CASES: &[Case] = &[
     Case {
         name: "warm-call",
-        about: "one trivial call on a warm pool vs a raw pipe round trip",
+        about: "one trivial call on a warm pool vs a raw pipe round trip (and procspawn)",
         label: "warm single call",
         run: warm_call::run,
     },
     Case {
         name: "unbatched",
-        about: "10,000 trivial tasks, one per message, vs Python Pool.imap(chunksize=1)",
+        about: "10,000 trivial tasks, one per message, vs Python Pool.imap(chunksize=1) (and procspawn)",
         label: "unbatched stream",
         run: unbatched::run,
     },
     Case {
         name: "batched",
-        about: "1,000,000 tiny tasks with adaptive batching vs Python Pool.map",
+        about: "1,000,000 tiny tasks with adaptive batching vs Python Pool.map and the physical limit",
         label: "batched tiny tasks",
         run: batched::run,
     },
@@ -86,19 +87,19 @@ pub(crate) const CASES: &[Case] = &[
     },
     Case {
         name: "scaling",
-        about: "~1 ms CPU-bound tasks, 2 workers vs 1",
+        about: "~1 ms CPU-bound tasks, 2 workers vs 1 (and procspawn)",
         label: "CPU-bound scaling",
         run: scaling::run,
     },
     Case {
         name: "payload",
-        about: "a 256 MiB Vec<u8> in and out, pipe and ipc, vs memcpy bandwidth",
+        about: "a 256 MiB Vec<u8> in and out, pipe and ipc, vs memcpy bandwidth (64 MiB vs procspawn)",
         label: "large payloads",
         run: payload::run,
     },
     Case {
         name: "cold-start",
-        about: "a fresh pool of 2 to its first result vs spawning a minimal child",
+        about: "a fresh pool of 2 to its first result vs spawning a minimal child (and procspawn)",
         label: "cold start",
         run: cold_start::run,
     },

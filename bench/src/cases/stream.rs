@@ -1,6 +1,7 @@
 //! What the two stream cases share: repetitions of `pmap(inc, 0..tasks)` on
-//! a warm pool, alternated with the Python anchor, each side after the same
-//! pause and warm-up.
+//! a warm pool, alternated with the Python anchor (and, where given, the
+//! same calls through a procspawn pool), each side after the same pause and
+//! warm-up.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use procs::Pool;
 
 use super::{Ctx, procs_error};
 use crate::cpu::Cpu;
+use crate::peer::Peer;
 use crate::remote::inc;
 use crate::stats::rate;
 
@@ -21,15 +23,17 @@ const SETTLE: Duration = Duration::from_millis(200);
 /// anchor warms its own pool right before its clock starts.
 const WARM_UP: u64 = 1000;
 
-/// Tasks per second of each repetition, procs' and (if there is a Python)
-/// Python's.
+/// Tasks per second of each repetition, procs', (if there is a Python)
+/// Python's and (if one was given) procspawn's.
 pub(crate) struct Rates {
     pub(crate) procs: Vec<f64>,
     pub(crate) python: Vec<f64>,
+    pub(crate) procspawn: Vec<f64>,
 }
 
 /// Runs `reps` repetitions of `tasks` calls on `pool`, each followed by the
-/// Python anchor `pool.py <mode> <tasks>`; prints each repetition, and the
+/// Python anchor `pool.py <mode> <tasks>` and by the same calls on `peer`
+/// (after its own warm-up); prints each repetition, and the
 /// CPU per call of procs' threads over them all (the slot threads and workers
 /// idle while Python runs, and the caller waits for it without using CPU).
 pub(crate) fn alternate(
@@ -38,10 +42,12 @@ pub(crate) fn alternate(
     tasks: u64,
     reps: usize,
     mode: &str,
+    peer: Option<&Peer>,
 ) -> Result<Rates, String> {
     let mut rates = Rates {
         procs: Vec::new(),
         python: Vec::new(),
+        procspawn: Vec::new(),
     };
     let cpu_before = Cpu::now();
     for rep in 0..reps {
@@ -58,13 +64,29 @@ pub(crate) fn alternate(
             let report = py.run("pool.py", &[mode.into(), tasks.to_string()])?;
             rates.python.push(tasks as f64 / report.number("seconds")?);
         }
+        if let Some(peer) = peer {
+            std::thread::sleep(SETTLE);
+            // On a thread of its own, so that the caller's CPU time below
+            // stays procs' alone.
+            let seconds = std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        peer.stream(WARM_UP)?;
+                        let started = Instant::now();
+                        peer.stream(tasks)?;
+                        Ok::<_, String>(started.elapsed().as_secs_f64())
+                    })
+                    .join()
+                    .expect("the procspawn stream panicked")
+            })?;
+            rates.procspawn.push(tasks as f64 / seconds);
+        }
+        let last = |rates: &[f64]| rates.last().map_or("-".into(), |&r| rate(r, "tasks"));
         eprintln!(
-            "   rep {rep}: procs {}, python {}",
+            "   rep {rep}: procs {}, python {}, procspawn {}",
             rate(rates.procs[rep], "tasks"),
-            rates
-                .python
-                .last()
-                .map_or("-".into(), |&r| rate(r, "tasks"))
+            last(&rates.python),
+            last(&rates.procspawn),
         );
     }
     let calls = (tasks + WARM_UP) * reps as u64;
