@@ -25,7 +25,6 @@ use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -132,9 +131,6 @@ struct Shared {
     state: Mutex<State>,
     /// Signalled when both pipes reached their end.
     ended: Condvar,
-    /// Whether a line is left unfinished: the calling side's catch-up then
-    /// has something to write even with nothing to read.
-    partial: AtomicBool,
     outbox: Arc<Outbox>,
 }
 
@@ -174,7 +170,6 @@ impl Forwarding {
                 buf: vec![0; lines::LONG_LINE],
             }),
             ended: Condvar::new(),
-            partial: AtomicBool::new(false),
             outbox: outbox.clone(),
         });
         let reader = shared.clone();
@@ -193,20 +188,30 @@ impl Forwarding {
 
     /// Reads and writes out what the worker has written so far, unfinished
     /// lines included, and waits until it is printed (unless printing is
-    /// blocked). Costs one `poll` when there is nothing.
+    /// blocked). Costs a lock and one `poll` when there is nothing.
     pub(crate) fn catch_up(&self) {
         let shared = &*self.shared;
-        let ready = poll(shared.fds, [true; 2], 0);
-        if ready == [false; 2] && !shared.partial.load(Ordering::Acquire) {
+        // Under the lock, so that a pass the reading thread has begun ends
+        // first: the bytes it took from a pipe are then in `streams` (or
+        // queued in the outbox), not in neither. Checking the pipes and an
+        // unfinished line without it lost a `print!` without newline when
+        // the program exited right after its call.
+        let mut state = lock(&shared.state);
+        if state.files.is_none() {
+            drop(state);
+            shared.outbox.wait_printed();
             return;
         }
-        let mut state = lock(&shared.state);
-        shared.pass(&mut state, ready);
-        for stream in &mut state.streams {
-            stream.flush();
+        let ready = poll(shared.fds, [true; 2], 0);
+        let partial = state.streams.iter().any(Lines::has_partial);
+        if ready != [false; 2] || partial {
+            shared.pass(&mut state, ready);
+            for stream in &mut state.streams {
+                stream.flush();
+            }
         }
-        shared.partial.store(false, Ordering::Release);
         drop(state);
+        // Whole lines the reading thread queued may not be printed yet.
         shared.outbox.wait_printed();
     }
 
@@ -276,8 +281,6 @@ impl Shared {
                 continue;
             }
             self.pass(&mut state, ready);
-            let partial = state.streams.iter().any(Lines::has_partial);
-            self.partial.store(partial, Ordering::Release);
         }
     }
 
