@@ -190,6 +190,21 @@ impl Forwarding {
     /// lines included, and waits until it is printed (unless printing is
     /// blocked). Costs a lock and one `poll` when there is nothing.
     pub(crate) fn catch_up(&self) {
+        self.catch_up_then(|_| ());
+    }
+
+    /// [`catch_up`](Self::catch_up), then starts the stderr tail afresh for
+    /// the next call (as [`mark`](Self::mark)), under the same lock; gives
+    /// the tail it held if `take_tail`.
+    pub(crate) fn catch_up_then_mark(&self, take_tail: bool) -> Option<String> {
+        self.catch_up_then(|state| {
+            let tail = take_tail.then(|| state.tail.text()).flatten();
+            state.tail.clear();
+            tail
+        })
+    }
+
+    fn catch_up_then<T>(&self, then: impl FnOnce(&mut State) -> T) -> T {
         let shared = &*self.shared;
         // Under the lock, so that a pass the reading thread has begun ends
         // first: the bytes it took from a pipe are then in `streams` (or
@@ -197,22 +212,23 @@ impl Forwarding {
         // unfinished line without it lost a `print!` without newline when
         // the program exited right after its call.
         let mut state = lock(&shared.state);
-        if state.files.is_none() {
-            drop(state);
-            shared.outbox.wait_printed();
-            return;
-        }
-        let ready = poll(shared.fds, [true; 2], 0);
-        let partial = state.streams.iter().any(Lines::has_partial);
-        if ready != [false; 2] || partial {
-            shared.pass(&mut state, ready);
-            for stream in &mut state.streams {
-                stream.flush();
+        // The pipes are polled only while open: once closed, their numbers
+        // may belong to other files.
+        if state.files.is_some() {
+            let ready = poll(shared.fds, [true; 2], 0);
+            let partial = state.streams.iter().any(Lines::has_partial);
+            if ready != [false; 2] || partial {
+                shared.pass(&mut state, ready);
+                for stream in &mut state.streams {
+                    stream.flush();
+                }
             }
         }
+        let value = then(&mut state);
         drop(state);
         // Whole lines the reading thread queued may not be printed yet.
         shared.outbox.wait_printed();
+        value
     }
 
     /// Waits (briefly, see [`EOF_GRACE`]) until the worker's pipes reach

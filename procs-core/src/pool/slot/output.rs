@@ -23,13 +23,15 @@ impl Slot {
         let Some(output) = self.worker.as_ref().and_then(|w| w.output.as_ref()) else {
             return;
         };
-        output.catch_up();
-        for (_, result) in results {
-            if let Err(error) = result {
-                record_tail(error, Some(output));
+        let failed = results.iter().any(|(_, result)| result.is_err());
+        let tail = output.catch_up_then_mark(failed);
+        if failed {
+            for (_, result) in results {
+                if let Some(context) = result.as_mut().err().and_then(Error::context_mut) {
+                    context.set_stderr_tail(tail.clone());
+                }
             }
         }
-        output.mark();
     }
 
     /// Starts the worker's stderr tail afresh: a call is sent to an idle
