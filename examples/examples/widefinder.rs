@@ -58,7 +58,7 @@ struct Options {
     /// Worker processes and threads [default: the machine's cores].
     #[arg(long)]
     workers: Option<NonZeroUsize>,
-    /// Bytes per task [default: 2 tasks per worker, 1MiB to 256MiB].
+    /// Bytes per task [default: 1 task per worker, 1MiB to 1GiB].
     #[arg(long, value_parser = parse_chunk)]
     chunk: Option<u64>,
     /// The transport of the procs mode [default: procs' default transport].

@@ -164,7 +164,7 @@ impl Times {
                 time(procs),
                 format!("{} threads", time(threads)),
                 procs / threads,
-                Goal::AtMost(1.1),
+                Goal::AtMost(1.05),
             ),
             python_row,
         ]
