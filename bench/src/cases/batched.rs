@@ -22,7 +22,7 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let procs = median(&rates.procs);
     let traffic = pipe_limit::traffic(&pool, tasks)?;
     drop(pool);
-    let limit = pipe_limit::limit(traffic, tasks, reps)?;
+    let limit = pipe_limit::limit(traffic, tasks, reps, 1)?;
     eprintln!("   physical limit: {} ({traffic:?})", rate(limit, "tasks"));
     let mut rows = vec![Row::labelled(
         format!(
@@ -53,6 +53,6 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             )
         }
     });
-    rows.push(pipe_limit::row(procs, limit, traffic, tasks));
+    rows.push(pipe_limit::row("batched", procs, limit, traffic, tasks));
     Ok(rows)
 }

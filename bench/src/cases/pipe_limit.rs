@@ -1,5 +1,6 @@
-//! The physical limit of the batched case: the rate at which the bytes that
-//! procs' batched `pmap` moves cross pipes with no procs in between.
+//! The physical limits of the batched and unbatched cases: the rate at
+//! which the bytes that procs' `pmap` moves cross pipes with no procs in
+//! between.
 //!
 //! What procs moves is measured, not computed: the bytes its workers read and
 //! wrote during one batched `pmap` (`rchar`, `wchar` of `/proc/PID/io`:
@@ -9,9 +10,10 @@
 //! messages, which makes the limit lower, not higher). The same number of
 //! request and response messages, of the same mean sizes, then cross raw
 //! pipes to as many minimal children as procs had workers: one parent thread
-//! per child writes a request and reads its response, as a slot does with a
-//! batch; the child reads each request whole and writes a response, touching
-//! neither.
+//! per child writes requests and reads responses, keeping as many requests
+//! ahead as a slot keeps in flight for such calls (one for batches, which
+//! travel alone; [`PIPELINED`] for one-call messages); the child reads each
+//! request whole and writes a response, touching neither.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,6 +31,14 @@ use crate::table::Row;
 /// Times the traffic crosses in one timed repetition: once takes only a few
 /// milliseconds here, too short to time on a shared machine.
 const ROUNDS: u64 = 8;
+
+/// Requests a slot keeps in flight for short one-call jobs (procs-core's
+/// `PIPELINE_DEPTH`).
+pub(crate) const PIPELINED: u64 = 8;
+
+/// The most request bytes kept ahead: well within a pipe's buffer, so that
+/// the writing thread never blocks while the child waits to write.
+const AHEAD_BYTES: u64 = 16 << 10;
 
 const ENV_REQUEST: &str = "PROCS_BENCH_REQUEST_BYTES";
 const ENV_RESPONSE: &str = "PROCS_BENCH_RESPONSE_BYTES";
@@ -74,9 +84,9 @@ pub(crate) fn traffic(pool: &Pool, tasks: u64) -> Result<Traffic, String> {
 }
 
 /// The tasks per second at which `traffic`, standing for `tasks` tasks,
-/// crosses raw pipes: the median of `reps` runs of [`ROUNDS`] times the
-/// traffic each.
-pub(crate) fn limit(traffic: Traffic, tasks: u64, reps: usize) -> Result<f64, String> {
+/// crosses raw pipes with up to `depth` requests ahead of their responses:
+/// the median of `reps` runs of [`ROUNDS`] times the traffic each.
+pub(crate) fn limit(traffic: Traffic, tasks: u64, reps: usize, depth: u64) -> Result<f64, String> {
     let per_child = traffic.messages.div_ceil(traffic.workers as u64);
     let request = (traffic.request_bytes / traffic.messages).max(1) as usize;
     let response = (traffic.response_bytes / traffic.messages).max(1) as usize;
@@ -84,9 +94,10 @@ pub(crate) fn limit(traffic: Traffic, tasks: u64, reps: usize) -> Result<f64, St
         .map(|_| RawChild::spawn(request, response))
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| format!("raw pipe child: {e}"))?;
+    let depth = depth.clamp(1, (AHEAD_BYTES / request as u64).max(1));
     for child in &mut children {
         child
-            .exchange(1)
+            .exchange(1, 1)
             .map_err(|e| format!("raw pipe child: {e}"))?;
     }
     let mut rates = Vec::new();
@@ -95,7 +106,7 @@ pub(crate) fn limit(traffic: Traffic, tasks: u64, reps: usize) -> Result<f64, St
         std::thread::scope(|scope| {
             let threads: Vec<_> = children
                 .iter_mut()
-                .map(|child| scope.spawn(move || child.exchange(ROUNDS * per_child)))
+                .map(|child| scope.spawn(move || child.exchange(ROUNDS * per_child, depth)))
                 .collect();
             threads
                 .into_iter()
@@ -107,12 +118,12 @@ pub(crate) fn limit(traffic: Traffic, tasks: u64, reps: usize) -> Result<f64, St
     Ok(crate::stats::median(&rates))
 }
 
-/// The table row: procs' batched rate against the limit for its traffic.
-pub(crate) fn row(procs: f64, limit: f64, traffic: Traffic, tasks: u64) -> Row {
+/// The table row: procs' rate in `case` against the limit for its traffic.
+pub(crate) fn row(case: &str, procs: f64, limit: f64, traffic: Traffic, tasks: u64) -> Row {
     let mean = |bytes: u64| count(bytes / traffic.messages);
     Row::compared(
         format!(
-            "physical limit: the batched case's bytes over raw pipes ({} tasks)",
+            "physical limit: the {case} case's bytes over raw pipes ({} tasks)",
             count(tasks)
         ),
         rate(procs, "tasks"),
@@ -158,12 +169,19 @@ impl RawChild {
         })
     }
 
-    /// `messages` requests, each followed by its response.
-    fn exchange(&mut self, messages: u64) -> io::Result<()> {
+    /// `messages` requests and their responses, up to `depth` requests
+    /// written ahead of the responses read.
+    fn exchange(&mut self, messages: u64, depth: u64) -> io::Result<()> {
         let input = self.input.as_mut().expect("open until dropped");
-        for _ in 0..messages {
+        let ahead = depth.max(1).min(messages);
+        for _ in 0..ahead {
             input.write_all(&self.request)?;
+        }
+        for answered in 0..messages {
             self.output.read_exact(&mut self.response)?;
+            if answered + ahead < messages {
+                input.write_all(&self.request)?;
+            }
         }
         Ok(())
     }

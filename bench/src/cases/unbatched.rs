@@ -4,6 +4,9 @@
 //! procspawn `Pool` of 2 (one `spawn` per call, at most `peer::WINDOW`
 //! handles outstanding, joined in order), repetitions alternated.
 //!
+//! Then the physical limit of the case (`pipe_limit`): the same messages
+//! over raw pipes, as many kept ahead as procs pipelines.
+//!
 //! Then where procspawn breaks without that bound: a child process spawns
 //! calls into a procspawn pool without joining any until a `spawn` fails,
 //! and the row reports how many handles were outstanding then, under this
@@ -11,7 +14,7 @@
 
 use procs::Pool;
 
-use super::{Ctx, stream, warm_pool};
+use super::{Ctx, pipe_limit, stream, warm_pool};
 use crate::peer::{self, Peer};
 use crate::python::NOT_FOUND;
 use crate::stats::{count, median, rate};
@@ -27,6 +30,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let peer = Peer::warm(2)?;
     let rates = stream::alternate(ctx, &pool, TASKS, reps, "imap1", Some(&peer))?;
     drop(peer);
+    let traffic = pipe_limit::traffic(&pool, TASKS)?;
+    let limit = pipe_limit::limit(traffic, TASKS, reps, pipe_limit::PIPELINED)?;
     let procs = median(&rates.procs);
     let procspawn = median(&rates.procspawn);
     let row = match ctx.python {
@@ -50,7 +55,8 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             rate(procspawn, "tasks")
         ),
     );
-    Ok(vec![row, exhaustion_row()?])
+    let limit_row = pipe_limit::row("unbatched", procs, limit, traffic, TASKS);
+    Ok(vec![row, limit_row, exhaustion_row()?])
 }
 
 /// Where an unbounded stream of procspawn calls runs out of descriptors.
