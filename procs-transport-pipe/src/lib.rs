@@ -27,6 +27,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+mod counted;
 mod error;
 mod splice;
 mod unix;

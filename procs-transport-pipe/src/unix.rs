@@ -9,6 +9,7 @@ use interprocess::unnamed_pipe::{Recver, Sender};
 use procs_core::BoxError;
 use procs_core::transport::{Channel, Transport, above_stdio, frame};
 
+use crate::counted::Counted;
 use crate::error::Error;
 use crate::splice;
 
@@ -56,7 +57,7 @@ pub struct PipeChannel {
     tx: Sender,
     /// Buffered: the frames of pipelined requests (or answers) that arrive
     /// together are read with one syscall, not two each.
-    rx: BufReader<Recver>,
+    rx: BufReader<Counted<Recver>>,
     max_message_size: usize,
 }
 
@@ -78,6 +79,10 @@ impl Channel for PipeChannel {
 
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
         frame::read_frame_into(&mut self.rx, self.max_message_size, buf)
+    }
+
+    fn reads(&self) -> Option<u64> {
+        Some(self.rx.get_ref().reads())
     }
 }
 
@@ -108,7 +113,7 @@ impl Transport for PipeTransport {
         drop(cmd);
         let channel = PipeChannel {
             tx: Sender::from(parent_tx),
-            rx: BufReader::new(Recver::from(parent_rx)),
+            rx: BufReader::new(Counted::new(Recver::from(parent_rx))),
             max_message_size: max,
         };
         Ok((channel, child))
@@ -135,7 +140,7 @@ impl Transport for PipeTransport {
         }
         Ok(PipeChannel {
             tx: Sender::from(tx),
-            rx: BufReader::new(Recver::from(rx)),
+            rx: BufReader::new(Counted::new(Recver::from(rx))),
             max_message_size: max,
         })
     }
@@ -304,14 +309,14 @@ mod test {
         // end comes out of the original read end, and the other way round.
         let mut channel = PipeChannel {
             tx: Sender::from(their_tx),
-            rx: BufReader::new(Recver::from(rx)),
+            rx: BufReader::new(Counted::new(Recver::from(rx))),
             max_message_size: 16,
         };
         channel.send(b"ping").unwrap();
         assert_eq!(channel.recv().unwrap().unwrap(), b"ping");
         let mut other = PipeChannel {
             tx: Sender::from(tx),
-            rx: BufReader::new(Recver::from(their_rx)),
+            rx: BufReader::new(Counted::new(Recver::from(their_rx))),
             max_message_size: 16,
         };
         other.send(b"pong").unwrap();
@@ -350,12 +355,12 @@ mod test {
         let (b_rx, a_tx) = pipe().unwrap();
         let mut a = PipeChannel {
             tx: Sender::from(a_tx),
-            rx: BufReader::new(Recver::from(a_rx)),
+            rx: BufReader::new(Counted::new(Recver::from(a_rx))),
             max_message_size: 16,
         };
         let mut b = PipeChannel {
             tx: Sender::from(b_tx),
-            rx: BufReader::new(Recver::from(b_rx)),
+            rx: BufReader::new(Counted::new(Recver::from(b_rx))),
             max_message_size: 16,
         };
         a.send(b"ping").unwrap();

@@ -309,3 +309,45 @@ fn a_caller_holding_stdout_does_not_stall_its_calls() {
     let shouted = stdout.lines().filter(|l| l.contains("shout ")).count();
     assert_eq!(shouted, 3000, "every line arrived");
 }
+
+/// Prints a line naming its input, which it returns.
+#[remote]
+fn announce(i: u64) -> u64 {
+    println!("task {i}");
+    i
+}
+
+/// The program: a stream of one-call messages, pipelined (their answers
+/// arrive several to a read), each printing a line; the caller prints a
+/// line for each result as it gets it.
+#[test]
+fn pipelined_program() {
+    if !playing("pipelined_program") {
+        return;
+    }
+    let pool = Pool::builder().workers(2).chunk_size(1).build().unwrap();
+    for result in pool.pmap(announce, 0..3000u64) {
+        println!("result {}", result.unwrap());
+    }
+}
+
+#[test]
+fn what_a_pipelined_call_prints_comes_before_its_result() {
+    let (stdout, stderr, passed) = play("pipelined_program", true, &[]);
+    assert!(passed, "stderr: {stderr}");
+    let mut printed = std::collections::HashSet::new();
+    let mut results = 0;
+    for line in stdout.lines() {
+        // The first follows libtest's "test pipelined_program ... ".
+        if let Some((_, task)) = line.split_once("task ") {
+            printed.insert(task.to_owned());
+        } else if let Some(result) = line.strip_prefix("result ") {
+            assert!(
+                printed.contains(result),
+                "result {result} came before its task's line"
+            );
+            results += 1;
+        }
+    }
+    assert_eq!(results, 3000, "stdout: {stdout}");
+}

@@ -56,6 +56,7 @@ pub(crate) trait ErasedChannel: Send {
     fn send(&mut self, msg: &[u8]) -> Result<(), BoxError>;
     fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError>;
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError>;
+    fn reads(&self) -> Option<u64>;
 }
 
 impl<T: Transport> ErasedTransport for T {
@@ -80,6 +81,10 @@ impl<C: Channel> ErasedChannel for C {
 
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError> {
         Channel::recv_into(self, buf).map_err(erase::<C>)
+    }
+
+    fn reads(&self) -> Option<u64> {
+        Channel::reads(self)
     }
 }
 

@@ -158,6 +158,59 @@ pub trait Channel: Send + 'static {
         }
     }
 
+    /// How many times this side has read from the link so far (its read
+    /// system calls), if it counts them; `None`, the default, if not.
+    ///
+    /// A hint, never required: while the count stays the same from one
+    /// message to the next, procs knows the later message arrived in bytes
+    /// it had read before, and skips looking for worker output that the
+    /// first look already covered (one `poll` per message otherwise).
+    /// Counting more often than the link is read is safe; counting less is
+    /// not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::io::BufReader;
+    /// # use std::os::unix::net::UnixStream;
+    /// use procs_core::transport::{frame, Channel};
+    ///
+    /// /// A reader that counts its reads.
+    /// struct Counted(UnixStream, u64);
+    ///
+    /// impl std::io::Read for Counted {
+    ///     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    ///         self.1 += 1;
+    ///         self.0.read(buf)
+    ///     }
+    /// }
+    ///
+    /// struct SocketChannel(UnixStream, BufReader<Counted>);
+    ///
+    /// impl Channel for SocketChannel {
+    ///     type Error = std::io::Error;
+    ///     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> { frame::write_frame(&mut self.0, msg) }
+    ///     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> { frame::read_frame(&mut self.1, 1 << 20) }
+    ///     fn reads(&self) -> Option<u64> { Some(self.1.get_ref().1) }
+    /// }
+    /// # use std::io::Read as _;
+    /// let (a, b) = UnixStream::pair()?;
+    /// let mut a = SocketChannel(a.try_clone()?, BufReader::new(Counted(a, 0)));
+    /// let mut b = SocketChannel(b.try_clone()?, BufReader::new(Counted(b, 0)));
+    /// a.send(b"one")?;
+    /// a.send(b"two")?;
+    /// # std::thread::sleep(std::time::Duration::from_millis(10));
+    /// b.recv()?;
+    /// let after_first = b.reads();
+    /// b.recv()?;
+    /// // Both messages came in one read.
+    /// assert_eq!(b.reads(), after_first);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn reads(&self) -> Option<u64> {
+        None
+    }
+
     /// What `error`, returned by this channel, means for the link: whether
     /// the peer broke the protocol or the link is gone.
     ///

@@ -32,6 +32,9 @@ pub(crate) struct Worker {
     pub(crate) limits: crate::pool::limits::WorkerLimits,
     /// The reading of its stdout and stderr, if the pool forwards them.
     pub(crate) output: Option<Forwarding>,
+    /// The channel's read count ([`Channel::reads`](crate::contract::Channel::reads))
+    /// when the slot last caught up with the output.
+    pub(crate) caught_up: Option<u64>,
 }
 
 /// Refuses a worker that speaks another protocol or runs another build.

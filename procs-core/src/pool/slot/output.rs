@@ -19,12 +19,27 @@ impl Slot {
     /// answer's failed calls, and starts the tail afresh for the next call
     /// (a pipelined call that already wrote something loses that from its
     /// tail, never from the output).
-    pub(super) fn catch_up_output(&self, results: &mut Answers) {
-        let Some(output) = self.worker.as_ref().and_then(|w| w.output.as_ref()) else {
+    ///
+    /// Skipped (but for the tail) when nothing was read from the link since
+    /// the last catch-up: the answer then came in bytes read before it, and
+    /// the worker writes its output before its answer, so that catch-up
+    /// wrote this answer's output too. Pipelined one-call answers mostly
+    /// arrive several to a read.
+    pub(super) fn catch_up_output(&mut self, results: &mut Answers) {
+        let Some(worker) = self.worker.as_mut() else {
+            return;
+        };
+        let Some(output) = worker.output.as_ref() else {
             return;
         };
         let failed = results.iter().any(|(_, result)| result.is_err());
+        let reads = worker.channel.reads();
+        if !failed && reads.is_some() && reads == worker.caught_up {
+            output.mark();
+            return;
+        }
         let tail = output.catch_up_then_mark(failed);
+        worker.caught_up = reads;
         if failed {
             for (_, result) in results {
                 if let Some(context) = result.as_mut().err().and_then(Error::context_mut) {

@@ -56,6 +56,7 @@ impl Slot {
             tasks: 0,
             limits,
             output,
+            caught_up: None,
         });
         let greeted = match (hello, killed) {
             (_, Some(Killed::Handshake(timeout))) => Err(Error::HandshakeTimeout { timeout }),
