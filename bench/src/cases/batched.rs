@@ -11,8 +11,8 @@ use crate::python::NOT_FOUND;
 use crate::stats::{count, median, rate};
 use crate::table::{Goal, Row};
 
-/// The absolute target, in tasks per second.
-const TARGET_RATE: f64 = 10e6;
+/// The absolute target, in tasks per second (issue 14; issue 5 set 10 M).
+const TARGET_RATE: f64 = 15e6;
 
 pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let tasks: u64 = ctx.size(1_000_000, 200_000);
@@ -30,10 +30,10 @@ pub(crate) fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             count(tasks)
         ),
         rate(procs, "tasks"),
-        "10 M tasks/s (absolute target)",
+        "15 M tasks/s (absolute target)",
         procs / TARGET_RATE,
         Goal::AtLeast(1.0),
-        "≥ 10 M tasks/s",
+        "≥ 15 M tasks/s",
     )];
     let case = format!(
         "batched tiny tasks ({}) vs Python Pool.map (default chunksize)",
