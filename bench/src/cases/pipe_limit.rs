@@ -169,11 +169,11 @@ impl RawChild {
         })
     }
 
-    /// `messages` requests and their responses, up to `depth` requests
-    /// written ahead of the responses read.
+    /// `messages` requests and their responses, up to `depth` (at least 1)
+    /// requests written ahead of the responses read.
     fn exchange(&mut self, messages: u64, depth: u64) -> io::Result<()> {
         let input = self.input.as_mut().expect("open until dropped");
-        let ahead = depth.max(1).min(messages);
+        let ahead = depth.min(messages);
         for _ in 0..ahead {
             input.write_all(&self.request)?;
         }

@@ -379,8 +379,16 @@ fn poll(fds: [RawFd; 2], wanted: [bool; 2], timeout_ms: i32) -> [bool; 2] {
 
 /// Records `output`'s stderr tail in `error`, if it carries a call context.
 pub(crate) fn record_tail(error: &mut Error, output: Option<&Forwarding>) {
-    if let (Some(context), Some(output)) = (error.context_mut(), output) {
-        context.set_stderr_tail(output.stderr_tail());
+    if let Some(output) = output {
+        record_tail_text(error, || output.stderr_tail());
+    }
+}
+
+/// Records the stderr tail `tail` gives in `error`, if it carries a call
+/// context (`tail` is not asked otherwise).
+pub(crate) fn record_tail_text(error: &mut Error, tail: impl FnOnce() -> Option<String>) {
+    if let Some(context) = error.context_mut() {
+        context.set_stderr_tail(tail());
     }
 }
 

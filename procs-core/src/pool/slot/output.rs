@@ -5,7 +5,7 @@
 use super::Slot;
 use crate::error::Error;
 use crate::pool::job::Answers;
-use crate::pool::output::{Forwarding, record_tail};
+use crate::pool::output::{Forwarding, record_tail, record_tail_text};
 
 impl Slot {
     /// The current worker's output forwarding, kept by a caller that is
@@ -40,12 +40,11 @@ impl Slot {
         }
         let tail = output.catch_up_then_mark(failed);
         worker.caught_up = reads;
-        if failed {
-            for (_, result) in results {
-                if let Some(context) = result.as_mut().err().and_then(Error::context_mut) {
-                    context.set_stderr_tail(tail.clone());
-                }
-            }
+        for error in results
+            .iter_mut()
+            .filter_map(|(_, result)| result.as_mut().err())
+        {
+            record_tail_text(error, || tail.clone());
         }
     }
 
