@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Payload};
 use crate::pool::job::Reply;
 use crate::pool::stream::RawResults;
+use crate::wire::detached::Input;
 use crate::wire::value::result_error;
 
 /// An iterator over the results of [`call`](crate::call) or
@@ -60,8 +61,8 @@ impl<R: DeserializeOwned + 'static> Iterator for Results<'_, R> {
     type Item = Result<R, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (id, result) = self.raw.next()?;
-        Some(result.and_then(|reply| decode_reply(id, reply)))
+        self.raw
+            .next_with(|id, taken| taken.decode(|input| decode_input(id, input)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -74,8 +75,8 @@ impl<R: DeserializeOwned + 'static> Stream for Results<'_, R> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        this.raw.poll_next(cx).map(|answer| {
-            answer.map(|(id, result)| result.and_then(|reply| decode_reply(id, reply)))
+        this.raw.poll_next_with(cx, |id, taken| {
+            taken.decode(|input| decode_input(id, input))
         })
     }
 
@@ -97,7 +98,11 @@ pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
     id: &str,
     mut reply: Reply,
 ) -> Result<R, Error> {
-    let mut input = reply.input();
+    decode_input(id, reply.input())
+}
+
+/// A call's result of type `R` from its value's bytes.
+fn decode_input<R: DeserializeOwned + 'static>(id: &str, mut input: Input<'_>) -> Result<R, Error> {
     let value = input.take().and_then(|value| input.end().map(|()| value));
     value.map_err(|source| Error::Decode {
         id: id.to_owned(),

@@ -29,4 +29,9 @@ impl Caller {
     pub(crate) fn answered(&self, result: &Result<Reply, Error>) {
         self.counters.answered(result);
     }
+
+    /// Counts `n` calls answered with a value.
+    pub(crate) fn answered_values(&self, n: usize) {
+        self.counters.answered_values(n);
+    }
 }

@@ -46,12 +46,85 @@ impl Reply {
 /// Each call's position and outcome.
 pub(crate) type Answers = Vec<(usize, Result<Reply, Error>)>;
 
+/// The answers of consecutive calls that all returned a value without
+/// detached buffers: where each value lies in the one message that brought
+/// them. The caller decodes them in place as it reaches them; nothing is
+/// made per call on the way (a batch of thousands of tiny calls spent more
+/// on per-call answer entries, built by one thread and read by another,
+/// than on the calls).
+pub(crate) struct Run {
+    pub(crate) msg: Arc<Vec<u8>>,
+    /// The position of the first call; the others follow it.
+    pub(crate) first: usize,
+    /// Each call's value: its start and end in `msg`.
+    pub(crate) spans: Vec<(u32, u32)>,
+}
+
+impl Run {
+    /// The value of the call at `offset` from the first.
+    pub(crate) fn reply(&self, offset: usize) -> Reply {
+        let (start, end) = self.spans[offset];
+        Reply::new(self.msg.clone(), start as usize..end as usize)
+    }
+
+    /// The calls' answers one by one.
+    pub(crate) fn into_answers(self) -> Answers {
+        (0..self.spans.len())
+            .map(|offset| (self.first + offset, Ok(self.reply(offset))))
+            .collect()
+    }
+}
+
+/// A job's answers: a [`Run`] when every call returned a value and nothing
+/// else is to be done with them, else one by one.
+pub(crate) enum Answered {
+    Each(Answers),
+    Run(Run),
+}
+
+impl Answered {
+    /// How many calls are answered.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Answered::Each(answers) => answers.len(),
+            Answered::Run(run) => run.spans.len(),
+        }
+    }
+
+    /// The answers one by one, made so if they were a run.
+    pub(crate) fn each_mut(&mut self) -> &mut Answers {
+        if let Answered::Run(run) = self {
+            let run = std::mem::replace(
+                run,
+                Run {
+                    msg: Arc::default(),
+                    first: 0,
+                    spans: Vec::new(),
+                },
+            );
+            *self = Answered::Each(run.into_answers());
+        }
+        match self {
+            Answered::Each(answers) => answers,
+            Answered::Run(_) => unreachable!("made one by one above"),
+        }
+    }
+
+    /// The positions of the answered calls, in order.
+    fn indexes(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        match self {
+            Answered::Each(answers) => Box::new(answers.iter().map(|a| a.0)),
+            Answered::Run(run) => Box::new(run.first..run.first + run.spans.len()),
+        }
+    }
+}
+
 /// What a job yields: each call's position and outcome, and how long the
 /// worker took per call (for adaptive batching; `None` if it did not run).
 pub(crate) struct Done {
     /// The function the calls called.
     pub(crate) id: &'static str,
-    pub(crate) results: Answers,
+    pub(crate) results: Answered,
     pub(crate) per_task: Option<Duration>,
 }
 
@@ -76,9 +149,10 @@ impl ReplyTo {
 
     /// Delivers the answers; fails only if the call is gone.
     pub(crate) fn send(&self, done: Done) -> Result<(), Done> {
-        done.results
-            .iter()
-            .for_each(|(_, r)| self.caller.answered(r));
+        match &done.results {
+            Answered::Each(answers) => answers.iter().for_each(|(_, r)| self.caller.answered(r)),
+            Answered::Run(run) => self.caller.answered_values(run.spans.len()),
+        }
         let sent = self.tx.send(done).map_err(|unsent| unsent.into_inner());
         self.waker.wake();
         sent
@@ -162,19 +236,22 @@ impl Job {
 
     /// Answers the calls with their results, each with the call's position
     /// (as the job's tasks list them).
-    pub(crate) fn finish_indexed(mut self, per_task: Option<Duration>, results: Answers) {
-        debug_assert!(
-            results
-                .iter()
-                .map(|r| r.0)
-                .eq(self.tasks.iter().map(|t| t.index))
-        );
+    pub(crate) fn finish_indexed(self, per_task: Option<Duration>, results: Answers) {
+        self.finish_answered(per_task, Answered::Each(results));
+    }
+
+    /// [`finish_indexed`](Self::finish_indexed) for answers that may be a
+    /// run.
+    pub(crate) fn finish_answered(mut self, per_task: Option<Duration>, results: Answered) {
+        debug_assert!(results.indexes().eq(self.tasks.iter().map(|t| t.index)));
         // The one place every failure passes: retried here, or made final.
-        let results = match results.iter().any(|(_, result)| result.is_err()) {
-            true => self.settle(results),
-            false => results,
+        let results = match results {
+            Answered::Each(answers) if answers.iter().any(|(_, result)| result.is_err()) => {
+                Answered::Each(self.settle(answers))
+            }
+            results => results,
         };
-        if results.is_empty() {
+        if results.len() == 0 {
             // Every call runs again; the retries answer.
             return self.forget();
         }
@@ -250,7 +327,7 @@ impl Drop for Job {
             if let Some(result) = self.unfinished_retry() {
                 let _ = reply.send(Done {
                     id: self.id,
-                    results: vec![(result.0, Err(result.1))],
+                    results: Answered::Each(vec![(result.0, Err(result.1))]),
                     per_task: None,
                 });
                 return;
@@ -262,7 +339,7 @@ impl Drop for Job {
                 .collect();
             let _ = reply.send(Done {
                 id: self.id,
-                results,
+                results: Answered::Each(results),
                 per_task: None,
             });
         }

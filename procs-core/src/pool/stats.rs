@@ -87,6 +87,13 @@ impl Counters {
         counter.fetch_add(1, Ordering::Release);
     }
 
+    /// `n` calls were answered for good with a value: one count for a
+    /// batch's run of answers, not one per call (two slots bumping one
+    /// counter per call would trade its cache line between CPUs).
+    pub(crate) fn answered_values(&self, n: usize) {
+        self.succeeded.fetch_add(n as u64, Ordering::Release);
+    }
+
     /// Slot `slot` started a worker.
     pub(crate) fn worker_started(&self, slot: usize) {
         self.workers_started.fetch_add(1, Ordering::Relaxed);

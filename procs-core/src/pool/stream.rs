@@ -2,6 +2,7 @@
 //! answers turned back into results.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
@@ -13,8 +14,9 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::error::Error;
 use crate::pool::Shared;
 use crate::pool::caller::Caller;
-use crate::pool::job::{CancelFlag, Done, Job, Reply, ReplyTo, Task};
+use crate::pool::job::{Answered, CancelFlag, Done, Job, Reply, ReplyTo, Run, Task};
 use crate::pool::spec::{RetrySpec, Spec};
+use crate::wire::detached::Input;
 
 /// The smoothed time per call and the next batch size after an answer that
 /// took `sample` per call. The time is learned with a `pinned` batch size
@@ -41,10 +43,126 @@ fn adapted(
     (Some(smoothed), batch)
 }
 
-/// A slot of the reorder window: one call, answered or not.
-struct Pending {
+/// An answer taken from the reorder window: a value still in the message
+/// that brought it, or an answer of its own.
+pub(crate) enum Taken<'s> {
+    InPlace(&'s Arc<Vec<u8>>, Range<usize>),
+    Owned(Result<Reply, Error>),
+}
+
+impl Taken<'_> {
+    /// The answer as a [`Reply`] of its own.
+    pub(crate) fn into_reply(self) -> Result<Reply, Error> {
+        match self {
+            Taken::InPlace(msg, range) => Ok(Reply::new(msg.clone(), range)),
+            Taken::Owned(result) => result,
+        }
+    }
+
+    /// The call's result, decoded by `decode` from the value's bytes where
+    /// they lie.
+    pub(crate) fn decode<T>(
+        self,
+        decode: impl FnOnce(Input<'_>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        match self {
+            Taken::InPlace(msg, range) => decode(Input::new(&msg[range], Vec::new())),
+            Taken::Owned(result) => decode(result?.input()),
+        }
+    }
+}
+
+/// A stretch of the reorder window: the consecutive calls of one job (or
+/// one call from the input that failed before it was sent), answered or
+/// not. A batch's answers are filed as one [`Run`], not call by call.
+struct Segment {
     id: &'static str,
-    result: Option<Result<Reply, Error>>,
+    /// The input index of its first call.
+    start: usize,
+    len: usize,
+    /// Calls yielded from its front.
+    yielded: usize,
+    answers: Filed,
+}
+
+enum Filed {
+    None,
+    /// One message answers all its calls.
+    Run(Run),
+    /// Answered call by call (a job split or retried, or failures), by
+    /// offset from the segment's start.
+    Each(Vec<Option<Result<Reply, Error>>>),
+}
+
+impl Segment {
+    fn new(id: &'static str, start: usize, len: usize) -> Segment {
+        Segment {
+            id,
+            start,
+            len,
+            yielded: 0,
+            answers: Filed::None,
+        }
+    }
+
+    /// Files the answers of a job of this segment.
+    fn file(&mut self, answered: Answered) {
+        let answers = match (&self.answers, answered) {
+            (Filed::None, Answered::Run(run))
+                if run.first == self.start && run.spans.len() == self.len =>
+            {
+                self.answers = Filed::Run(run);
+                return;
+            }
+            (_, Answered::Run(run)) => run.into_answers(),
+            (_, Answered::Each(answers)) => answers,
+        };
+        for (index, result) in answers {
+            self.file_one(index, result);
+        }
+    }
+
+    fn file_one(&mut self, index: usize, result: Result<Reply, Error>) {
+        if let Filed::None = self.answers {
+            self.answers = Filed::Each((0..self.len).map(|_| None).collect());
+        }
+        debug_assert!(
+            !matches!(self.answers, Filed::Run(_)),
+            "a run answers every call of its segment"
+        );
+        if let (Filed::Each(each), Some(offset)) =
+            (&mut self.answers, index.checked_sub(self.start))
+        {
+            if let Some(place) = each.get_mut(offset) {
+                *place = Some(result);
+            }
+        }
+    }
+
+    /// The next answer in order, if it has come.
+    fn take(&mut self) -> Option<Taken<'_>> {
+        if self.yielded == self.len {
+            return None;
+        }
+        let taken = match &mut self.answers {
+            Filed::None => return None,
+            Filed::Run(run) => {
+                let (start, end) = run.spans[self.yielded];
+                Taken::InPlace(&run.msg, start as usize..end as usize)
+            }
+            Filed::Each(each) => Taken::Owned(each[self.yielded].take()?),
+        };
+        self.yielded += 1;
+        Some(taken)
+    }
+
+    fn is_ready(&self) -> bool {
+        match &self.answers {
+            Filed::None => false,
+            Filed::Run(_) => self.yielded < self.len,
+            Filed::Each(each) => each.get(self.yielded).is_some_and(Option::is_some),
+        }
+    }
 }
 
 /// The most calls sent to a worker in one message.
@@ -78,11 +196,11 @@ pub(crate) struct RawResults<'a> {
     cancel: CancelFlag,
     /// Whether results are yielded in input order or as they complete.
     ordered: bool,
-    /// The index of the front of `ready`: the next result to yield in order.
+    /// Results yielded so far, in order.
     next: usize,
     /// Ordered: calls taken from the input and not yet yielded, in input
-    /// order.
-    ready: VecDeque<Pending>,
+    /// order, a segment per job.
+    ready: VecDeque<Segment>,
     /// Unordered: answered calls not yet yielded, in completion order.
     completed: VecDeque<Indexed>,
     /// Calls taken from the input so far: the index of the next one.
@@ -173,17 +291,31 @@ impl<'a> RawResults<'a> {
             let index = self.taken;
             match self.input.next() {
                 None => self.input_done = true,
-                Some(Err(error)) => self.admit("", Some(Err(error))),
+                Some(Err(error)) => {
+                    // Segments follow the input: what is grouped goes first.
+                    if !group.is_empty() {
+                        let group = std::mem::take(&mut group);
+                        self.submit(group_id, group, group_timeout, RetrySpec::default());
+                        group_bytes = 0;
+                    }
+                    self.admit_failed(error);
+                }
                 Some(Ok(Spec {
                     id,
                     args,
                     timeout,
                     retry,
                 })) => {
-                    self.admit(id, None);
+                    self.taken += 1;
+                    self.outstanding += 1;
                     // A proc's own retry settings are per call, so such
                     // calls travel alone.
                     if retry != RetrySpec::default() {
+                        if !group.is_empty() {
+                            let group = std::mem::take(&mut group);
+                            self.submit(group_id, group, group_timeout, RetrySpec::default());
+                            group_bytes = 0;
+                        }
                         self.submit(id, vec![Task { index, args }], timeout, retry);
                         continue;
                     }
@@ -220,6 +352,10 @@ impl<'a> RawResults<'a> {
         retry: RetrySpec,
     ) {
         self.unanswered += tasks.len();
+        if self.ordered {
+            let start = tasks.first().map_or(self.taken, |task| task.index);
+            self.ready.push_back(Segment::new(id, start, tasks.len()));
+        }
         let expected = self.per_task.map(|t| t * tasks.len() as f64);
         let reply = ReplyTo::new(self.tx.clone(), self.waker.clone(), self.caller.clone());
         let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), reply);
@@ -235,12 +371,15 @@ impl<'a> RawResults<'a> {
         (self.per_task, self.batch) = adapted(self.per_task, self.batch, per_task, pinned);
     }
 
-    /// Takes one more call from the input, answered already or not.
-    fn admit(&mut self, id: &'static str, result: Option<Result<Reply, Error>>) {
+    /// Takes one more call from the input, one that failed before it could
+    /// be sent.
+    fn admit_failed(&mut self, error: Error) {
         if self.ordered {
-            self.ready.push_back(Pending { id, result });
-        } else if let Some(result) = result {
-            self.completed.push_back((self.taken, id, result));
+            let mut segment = Segment::new("", self.taken, 1);
+            segment.file_one(self.taken, Err(error));
+            self.ready.push_back(segment);
+        } else {
+            self.completed.push_back((self.taken, "", Err(error)));
         }
         self.taken += 1;
         self.outstanding += 1;
@@ -271,15 +410,27 @@ impl<'a> RawResults<'a> {
             self.adapt(per_task);
         }
         self.unanswered -= done.results.len();
-        for (index, result) in done.results {
-            if !self.ordered {
+        if !self.ordered {
+            let answers = match done.results {
+                Answered::Each(answers) => answers,
+                Answered::Run(run) => run.into_answers(),
+            };
+            for (index, result) in answers {
                 self.completed.push_back((index, done.id, result));
-            } else if let Some(pending) = index
-                .checked_sub(self.next)
-                .and_then(|i| self.ready.get_mut(i))
-            {
-                pending.result = Some(result);
             }
+            return;
+        }
+        // A job's calls lie in one segment: the one its first call is in.
+        let first = match &done.results {
+            Answered::Each(answers) => answers.first().map(|a| a.0),
+            Answered::Run(run) => Some(run.first),
+        };
+        let Some(first) = first else { return };
+        let at = self
+            .ready
+            .partition_point(|segment| segment.start + segment.len <= first);
+        if let Some(segment) = self.ready.get_mut(at) {
+            segment.file(done.results);
         }
     }
 
@@ -289,14 +440,24 @@ impl<'a> RawResults<'a> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<(&'static str, Result<Reply, Error>)>> {
+        self.poll_next_with(cx, |id, taken| (id, taken.into_reply()))
+    }
+
+    /// [`poll_next`](Self::poll_next), the result handed to `take` as it
+    /// lies in the window.
+    pub(crate) fn poll_next_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(&'static str, Taken<'_>) -> T,
+    ) -> Poll<Option<T>> {
         // Registered before looking, so that an answer filed after the look
         // wakes the task.
         self.waker.register(cx.waker());
         self.fill();
         loop {
-            match self.ready.front().map(|pending| pending.result.is_some()) {
+            match self.ready.front().map(Segment::is_ready) {
                 None => return Poll::Ready(None),
-                Some(true) => return Poll::Ready(self.pop_ready()),
+                Some(true) => return Poll::Ready(self.pop_ready(take)),
                 Some(false) if !self.receive_ready() => return Poll::Pending,
                 Some(false) => {}
             }
@@ -322,20 +483,35 @@ impl<'a> RawResults<'a> {
         }
     }
 
-    fn pop_ready(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
-        let pending = self.ready.pop_front()?;
+    fn pop_ready<T>(&mut self, take: impl FnOnce(&'static str, Taken<'_>) -> T) -> Option<T> {
+        let segment = self.ready.front_mut()?;
+        let id = segment.id;
+        let taken = take(id, segment.take()?);
+        if segment.yielded == segment.len {
+            self.ready.pop_front();
+        }
         self.next += 1;
         self.outstanding -= 1;
-        Some((pending.id, pending.result.expect("checked by the caller")))
+        Some(taken)
     }
 
     /// The next result in input order.
     pub(crate) fn next(&mut self) -> Option<(&'static str, Result<Reply, Error>)> {
+        self.next_with(|id, taken| (id, taken.into_reply()))
+    }
+
+    /// The next result in input order, handed to `take` as it lies in the
+    /// window: a batch's values are decoded in place, with nothing made per
+    /// call.
+    pub(crate) fn next_with<T>(
+        &mut self,
+        take: impl FnOnce(&'static str, Taken<'_>) -> T,
+    ) -> Option<T> {
         self.fill();
-        while self.ready.front()?.result.is_none() {
+        while !self.ready.front()?.is_ready() {
             self.receive();
         }
-        self.pop_ready()
+        self.pop_ready(take)
     }
 
     /// The next result to complete, with its input index.
@@ -410,5 +586,54 @@ mod test {
         // Slow calls travel one by one.
         let (_, batch) = adapted(None, 64, Duration::from_millis(10), false);
         assert_eq!(batch, 1);
+    }
+
+    /// A run of answers for calls `first..first + n` in one message: each
+    /// value one byte, the call's index.
+    fn run(first: usize, n: usize) -> Run {
+        let msg: Vec<u8> = (first..first + n).map(|i| i as u8).collect();
+        let spans = (0..n as u32).map(|i| (i, i + 1)).collect();
+        Run {
+            msg: Arc::new(msg),
+            first,
+            spans,
+        }
+    }
+
+    fn drain(segment: &mut Segment) -> Vec<Result<u8, String>> {
+        let mut drained = Vec::new();
+        while let Some(taken) = segment.take() {
+            let value =
+                taken.decode(|mut input| input.take::<u8>().map_err(|_| Error::Malformed("value")));
+            drained.push(value.map_err(|e| e.to_string()));
+        }
+        drained
+    }
+
+    #[test]
+    fn a_whole_run_is_filed_as_one_and_read_in_place() {
+        let mut segment = Segment::new("f", 10, 3);
+        assert!(!segment.is_ready());
+        segment.file(Answered::Run(run(10, 3)));
+        assert!(matches!(segment.answers, Filed::Run(_)));
+        assert_eq!(drain(&mut segment), [Ok(10), Ok(11), Ok(12)]);
+        assert_eq!(segment.yielded, 3);
+    }
+
+    #[test]
+    fn the_parts_of_a_split_job_are_filed_call_by_call_in_any_order() {
+        let mut segment = Segment::new("f", 10, 4);
+        // The second half answers first, as a run; the first half with a
+        // failure, one by one.
+        segment.file(Answered::Run(run(12, 2)));
+        assert!(!segment.is_ready());
+        let failed = Err(Error::PoolClosed);
+        let first = run(10, 1).into_answers().into_iter().chain([(11, failed)]);
+        segment.file(Answered::Each(first.collect()));
+        let drained = drain(&mut segment);
+        assert_eq!(drained.len(), 4);
+        assert_eq!(drained[0], Ok(10));
+        assert!(drained[1].is_err());
+        assert_eq!(drained[2..], [Ok(12), Ok(13)]);
     }
 }

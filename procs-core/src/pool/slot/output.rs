@@ -4,7 +4,7 @@
 
 use super::Slot;
 use crate::error::Error;
-use crate::pool::job::Answers;
+use crate::pool::job::Answered;
 use crate::pool::output::{Forwarding, record_tail, record_tail_text};
 
 impl Slot {
@@ -25,12 +25,16 @@ impl Slot {
     /// the worker writes its output before its answer, so that catch-up
     /// wrote this answer's output too. Pipelined one-call answers mostly
     /// arrive several to a read.
-    pub(super) fn catch_up_output(&mut self, results: &mut Answers) {
+    pub(super) fn catch_up_output(&mut self, answered: &mut Answered) {
         let Some(worker) = self.worker.as_mut() else {
             return;
         };
         let Some(output) = worker.output.as_ref() else {
             return;
+        };
+        let results = match answered {
+            Answered::Each(results) => &mut results[..],
+            Answered::Run(_) => &mut [],
         };
         let failed = results.iter().any(|(_, result)| result.is_err());
         let reads = worker.channel.reads();

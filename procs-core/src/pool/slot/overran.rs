@@ -70,7 +70,7 @@ impl Slot {
             // stderr tail afresh, and the tail is the timed-out call's.
             Ok((results, wanted)) => {
                 if let Some((done, results)) = self.receive_detached(done, results, wanted) {
-                    done.finish_indexed(None, results);
+                    done.finish_answered(None, results);
                 }
             }
             Err(_) => {

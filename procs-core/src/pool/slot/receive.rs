@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::output::with_tail;
 use super::{Sent, Slot, Trip, Wanted, killed_error};
 use crate::error::Error;
-use crate::pool::job::{Answers, Job, Reply};
+use crate::pool::job::{Answered, Answers, Job, Reply, Run};
 use crate::pool::trace::recv_answer;
 use crate::wire::Broke;
 use crate::wire::codec;
@@ -40,7 +40,7 @@ impl Slot {
                             worker.tasks += job.tasks.len();
                             self.config.limits.measure(worker);
                         }
-                        job.finish_indexed(Some(per_task), results);
+                        job.finish_answered(Some(per_task), results);
                         if killed.is_some() {
                             // Killed just after it answered: the answer
                             // stands, the worker does not.
@@ -78,12 +78,13 @@ impl Slot {
     pub(super) fn receive_detached(
         &mut self,
         mut job: Job,
-        mut results: Answers,
+        mut answered: Answered,
         wanted: Wanted,
-    ) -> Option<(Job, Answers)> {
+    ) -> Option<(Job, Answered)> {
         if wanted.is_empty() {
-            return Some((job, results));
+            return Some((job, answered));
         }
+        let results = answered.each_mut();
         // A single call that answered is never run again: its own large
         // arguments can take its large results. (Unless it may be retried:
         // if the link breaks before the results arrive, it runs again.)
@@ -118,7 +119,7 @@ impl Slot {
                 return None;
             }
         }
-        Some((job, results))
+        Some((job, answered))
     }
 }
 
@@ -126,34 +127,67 @@ impl Slot {
 /// detached from each (by position; only those with some), or an error if the
 /// message is not a valid answer to it (the worker is then not trusted).
 ///
-/// One pass, one vector: a batch of thousands of calls would otherwise build
-/// several vectors of hundreds of KiB per answer, fresh memory each time.
-pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answers, Wanted), Error> {
+/// One pass, and a [`Run`] while every call returned a plain value: a batch
+/// of thousands of calls costs one vector of spans, not an entry per call.
+pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wanted), Error> {
     let msg = Arc::new(msg);
     let base = msg.as_ptr() as usize;
-    let mut results = Vec::with_capacity(job.tasks.len());
+    let first = job.tasks.first().map_or(0, |task| task.index);
+    // Spans are 32-bit; a larger answer goes one by one.
+    let mut spans = (msg.len() <= u32::MAX as usize).then(|| Vec::with_capacity(job.tasks.len()));
+    let mut each: Answers = Vec::new();
     let mut wanted = Vec::new();
     let mut tasks = job.tasks.iter();
+    let mut position = 0;
     codec::decode_response(&msg, |outcome| {
         let task = tasks.next().ok_or(Error::Malformed("response"))?;
         if outcome.seq != task.index as u64 {
             return Err(Error::Malformed("response"));
         }
+        let plain = matches!(&outcome.result, Ok((_, lens)) if lens.len() == 0);
+        if let Some(run) = spans
+            .as_mut()
+            .filter(|_| plain && task.index == first + position)
+        {
+            let Ok((bytes, _)) = outcome.result else {
+                unreachable!("checked plain")
+            };
+            let start = bytes.as_ptr() as usize - base;
+            run.push((start as u32, (start + bytes.len()) as u32));
+            position += 1;
+            return Ok(());
+        }
+        if let Some(run) = spans.take() {
+            each.reserve_exact(job.tasks.len());
+            each.extend(
+                Run {
+                    msg: msg.clone(),
+                    first,
+                    spans: run,
+                }
+                .into_answers(),
+            );
+        }
         let result = match outcome.result {
             Ok((bytes, lens)) => {
                 if lens.len() > 0 {
-                    wanted.push((results.len(), lens.iter().collect()));
+                    wanted.push((each.len(), lens.iter().collect()));
                 }
                 let start = bytes.as_ptr() as usize - base;
                 Ok(Reply::new(msg.clone(), start..start + bytes.len()))
             }
             Err(failure) => Err(failure.into_error(job.id)),
         };
-        results.push((task.index, result));
+        each.push((task.index, result));
+        position += 1;
         Ok(())
     })?;
     if tasks.next().is_some() {
         return Err(Error::Malformed("response"));
     }
-    Ok((results, wanted))
+    let answered = match spans {
+        Some(spans) => Answered::Run(Run { msg, first, spans }),
+        None => Answered::Each(each),
+    };
+    Ok((answered, wanted))
 }
