@@ -5,8 +5,14 @@ use crate::api::proc::Proc;
 use crate::api::results::Results;
 use crate::api::unordered::Unordered;
 use crate::error::Error;
+use std::marker::PhantomData;
+
+use crate::error::Payload;
+use crate::pool::source::{Pack, Packing, Source};
 use crate::pool::spec::Spec;
 use crate::remote::remote_fn::RemoteFn;
+use crate::remote::remote_fn::sealed::EncodeArgs;
+use crate::wire::detached::Args as Encoded;
 
 /// Maps a `#[remote]` function over `items` in worker processes, on the
 /// global pool; results come in input order, each as soon as it and all
@@ -74,21 +80,60 @@ where
     Pool::global().pmap_unordered(f, items)
 }
 
-/// The process specifications of `f` over `items`, made lazily.
-pub(crate) fn procs_of<F, Args, I>(f: F, items: I) -> impl Iterator<Item = Result<Spec, Error>>
+/// The calls of `f` over `items`, taken lazily: packed straight into
+/// batches when `f` is registered (see `pool::tasks`), else as process
+/// specifications (whose first call reports why it cannot run).
+pub(crate) fn calls_of<'a, F, Args, I>(f: F, items: I) -> Source<'a>
 where
     F: RemoteFn<Args>,
-    I: Iterator<Item = F::Item>,
+    Args: 'a,
+    I: Iterator<Item = F::Item> + Send + 'a,
 {
     crate::api::proc::assert_fn_item::<F>();
     // Looked up once, not per item: a tiny call costs little more than this.
-    let remote = crate::remote::registry::registry().by_type(std::any::TypeId::of::<F>());
-    let mut scratch = Vec::new();
-    items.map(move |item| match remote {
-        Some(remote) => {
-            let args = F::args_from_item(item);
-            Proc::<F::Output>::encode_in::<F, Args>(&mut scratch, remote.id, args).into_spec()
+    match crate::remote::registry::registry().by_type(std::any::TypeId::of::<F>()) {
+        Some(remote) => Source::Packs(Box::new(Packer::<F, Args, I> {
+            id: remote.id,
+            items,
+            f: PhantomData,
+        })),
+        None => {
+            Source::from(items.map(move |item| Proc::new(f, F::args_from_item(item)).into_spec()))
         }
-        None => Proc::new(f, F::args_from_item(item)).into_spec(),
-    })
+    }
+}
+
+/// The calls of a registered `F` over `I`'s items.
+struct Packer<F, Args, I> {
+    id: &'static str,
+    items: I,
+    f: PhantomData<fn() -> (F, Args)>,
+}
+
+impl<F, Args, I> Pack for Packer<F, Args, I>
+where
+    F: RemoteFn<Args>,
+    I: Iterator<Item = F::Item> + Send,
+{
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn pack_next(&mut self, bytes: &mut Vec<u8>) -> Option<Packing> {
+        let args = F::args_from_item(self.items.next()?);
+        let packed = Encoded::pack(bytes, |out| <F as EncodeArgs<Args>>::encode_args(args, out));
+        Some(match packed {
+            Ok(None) => Packing::Packed,
+            Ok(Some(args)) => Packing::Alone(Ok(Spec::new(self.id, args))),
+            Err(source) => Packing::Alone(Err(Error::Encode {
+                id: self.id.to_owned(),
+                payload: Payload::Arguments,
+                source,
+            })),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.items.size_hint()
+    }
 }

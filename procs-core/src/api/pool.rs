@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use crate::api::builder::Builder;
 use crate::api::call::Calls;
 use crate::api::default;
-use crate::api::pmap::procs_of;
+use crate::api::pmap::calls_of;
 use crate::api::results::Results;
 use crate::api::unordered::Unordered;
 use crate::error::Error;
@@ -168,7 +168,7 @@ impl Pool {
         I: IntoIterator<Item = F::Item>,
         I::IntoIter: Send + 'a,
     {
-        Results::new(RawResults::new(&self.inner, procs_of(f, items.into_iter())))
+        Results::new(RawResults::new(&self.inner, calls_of(f, items.into_iter())))
     }
 
     /// Maps `f` over `items` in worker processes; results come as they
@@ -200,7 +200,7 @@ impl Pool {
     {
         Unordered::new(RawResults::with_order(
             &self.inner,
-            procs_of(f, items.into_iter()),
+            calls_of(f, items.into_iter()),
             false,
         ))
     }

@@ -82,19 +82,6 @@ impl<R> Proc<R> {
         )
     }
 
-    /// [`Proc::encode`] through the caller's `scratch` buffer.
-    pub(crate) fn encode_in<F, Args>(scratch: &mut Vec<u8>, id: &'static str, args: Args) -> Proc<R>
-    where
-        F: RemoteFn<Args, Output = R>,
-    {
-        Proc::encoded(
-            id,
-            Encoded::encode_in(scratch, |out| {
-                <F as EncodeArgs<Args>>::encode_args(args, out)
-            }),
-        )
-    }
-
     /// A spec for `id` from its encoded arguments, or the encoding error.
     fn encoded(id: &'static str, args: Result<Encoded, BoxError>) -> Proc<R> {
         let spec = match args {

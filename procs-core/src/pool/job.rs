@@ -12,7 +12,9 @@ use crossbeam_channel::Sender;
 use crate::error::{CallContext, Error, Payload};
 use crate::pool::retry::Retry;
 use crate::wire::codec::Failure;
-use crate::wire::detached::{Args, Input};
+use crate::wire::detached::Input;
+
+pub(crate) use crate::pool::tasks::{Task, Tasks};
 
 /// A function's encoded return value, borrowed from the message it came in
 /// (shared by the calls of a batch) so that it is not copied out of it.
@@ -162,15 +164,9 @@ impl ReplyTo {
 /// Shared by every job of one call: set when the caller stops listening.
 pub(crate) type CancelFlag = Arc<AtomicBool>;
 
-/// One call of a job: its position in its `call` and its encoded arguments.
-pub(crate) struct Task {
-    pub(crate) index: usize,
-    pub(crate) args: Args,
-}
-
 pub(crate) struct Job {
     pub(crate) id: &'static str,
-    pub(crate) tasks: Vec<Task>,
+    pub(crate) tasks: Tasks,
     /// The deadline of each call, if the procs set one; such jobs hold one
     /// call and are never pipelined.
     pub(crate) timeout: Option<Duration>,
@@ -188,14 +184,14 @@ pub(crate) struct Job {
 impl Job {
     pub(crate) fn new(
         id: &'static str,
-        tasks: Vec<Task>,
+        tasks: impl Into<Tasks>,
         timeout: Option<Duration>,
         cancel: CancelFlag,
         reply: ReplyTo,
     ) -> Job {
         Job {
             id,
-            tasks,
+            tasks: tasks.into(),
             timeout,
             pipelined: false,
             cancel,
@@ -229,8 +225,7 @@ impl Job {
         per_task: Option<Duration>,
         results: impl IntoIterator<Item = Result<Reply, Error>>,
     ) {
-        let indexes = self.tasks.iter().map(|t| t.index);
-        let results = indexes.zip(results).collect();
+        let results = self.tasks.indexes().zip(results).collect();
         self.finish_indexed(per_task, results);
     }
 
@@ -243,7 +238,7 @@ impl Job {
     /// [`finish_indexed`](Self::finish_indexed) for answers that may be a
     /// run.
     pub(crate) fn finish_answered(mut self, per_task: Option<Duration>, results: Answered) {
-        debug_assert!(results.indexes().eq(self.tasks.iter().map(|t| t.index)));
+        debug_assert!(results.indexes().eq(self.tasks.indexes()));
         // The one place every failure passes: retried here, or made final.
         let results = match results {
             Answered::Each(answers) if answers.iter().any(|(_, result)| result.is_err()) => {
@@ -274,8 +269,8 @@ impl Job {
     /// Splits a batch in two: its first `n` calls and the others.
     pub(crate) fn split_at(mut self, n: usize) -> (Job, Job) {
         let reply = self.reply.take().expect("unanswered");
-        let rest = self.tasks.split_off(n);
-        let first = std::mem::take(&mut self.tasks);
+        let rest = self.tasks.each().split_off(n);
+        let first = std::mem::take(self.tasks.each());
         let mut make = |tasks: Vec<Task>| {
             // The earlier attempts are a call's: a part without calls (a
             // split at either end) must not take them from it.
@@ -301,7 +296,7 @@ impl Job {
     /// worker.
     pub(crate) fn split(mut self) -> Vec<Job> {
         let reply = self.reply.take().expect("unanswered");
-        std::mem::take(&mut self.tasks)
+        std::mem::take(self.tasks.each())
             .into_iter()
             .map(|task| {
                 let mut job = Job::new(
@@ -334,8 +329,8 @@ impl Drop for Job {
             }
             let results = self
                 .tasks
-                .iter()
-                .map(|t| (t.index, Err(Error::PoolClosed)))
+                .indexes()
+                .map(|index| (index, Err(Error::PoolClosed)))
                 .collect();
             let _ = reply.send(Done {
                 id: self.id,

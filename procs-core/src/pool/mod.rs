@@ -12,9 +12,11 @@ pub(crate) mod limits;
 pub(crate) mod output;
 pub(crate) mod retry;
 pub(crate) mod slot;
+pub(crate) mod source;
 pub(crate) mod spec;
 pub(crate) mod stats;
 pub(crate) mod stream;
+pub(crate) mod tasks;
 pub(crate) mod trace;
 pub(crate) mod watch;
 

@@ -152,7 +152,7 @@ impl Job {
     /// retried (they answer later) and returns the other answers, the
     /// failures made final.
     pub(super) fn settle(&mut self, results: Answers) -> Answers {
-        let tasks = std::mem::take(&mut self.tasks);
+        let tasks = std::mem::take(self.tasks.each());
         let mut earlier = self
             .retry
             .as_mut()
@@ -214,7 +214,7 @@ impl Job {
             // The pool is shut down: the last failure stands.
             let mut earlier = job.retry.take().map(|r| r.earlier).unwrap_or_default();
             let error = earlier.pop().expect("pushed above");
-            let task = job.tasks.pop().expect("one call");
+            let task = job.tasks.each().pop().expect("one call");
             job.forget();
             (task, error, earlier)
         })
@@ -252,7 +252,7 @@ impl Job {
     pub(super) fn unfinished_retry(&mut self) -> Option<(usize, Error)> {
         let mut earlier = std::mem::take(&mut self.retry.as_mut()?.earlier);
         let error = earlier.pop()?;
-        let task = self.tasks.pop()?;
+        let task = self.tasks.each().pop()?;
         let index = task.index;
         Some((index, self.last_failure(task, error, earlier)))
     }

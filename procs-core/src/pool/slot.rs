@@ -341,11 +341,10 @@ impl Slot {
             }
         }
         let detach = !matches!(self.config.source, Source::Attach(_));
-        let calls = job.tasks.iter().map(|t| (t.index as u64, &t.args));
         // Each call's deadline travels with it: the worker times every call
         // from its own start (`worker/watchdog.rs`).
         let timeout = job.timeout.or(self.config.timeout);
-        let detached = codec::encode_calls(&mut self.buf, job.id, timeout, calls, detach);
+        let detached = job.tasks.encode(&mut self.buf, job.id, timeout, detach);
         let size = codec::largest_message(&self.buf, &detached);
         if size > self.config.max_message_size {
             let error = self.too_large(job.id, size);
@@ -460,10 +459,7 @@ impl Slot {
 /// without encoding it.
 fn request_len(job: &Job) -> usize {
     let header = crate::contract::frame::HEADER_LEN;
-    let task = |t: &crate::pool::job::Task| {
-        8 + 8 + 4 + t.args.len() + t.args.detached.len() * (8 + header)
-    };
-    header + 1 + 4 + 4 + job.id.len() + job.tasks.iter().map(task).sum::<usize>()
+    header + 1 + 4 + 4 + job.id.len() + job.tasks.wire_len()
 }
 
 /// Sends a request and then the buffers detached from it.

@@ -13,6 +13,18 @@ pub(crate) struct Spec {
     pub(crate) retry: RetrySpec,
 }
 
+impl Spec {
+    /// A call of `id` with its arguments, following the pool's settings.
+    pub(crate) fn new(id: &'static str, args: Encoded) -> Spec {
+        Spec {
+            id,
+            args,
+            timeout: None,
+            retry: RetrySpec::default(),
+        }
+    }
+}
+
 /// A proc's retry settings; `None` follows the pool's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RetrySpec {

@@ -15,7 +15,9 @@ use crate::error::Error;
 use crate::pool::Shared;
 use crate::pool::caller::Caller;
 use crate::pool::job::{Answered, CancelFlag, Done, Job, Reply, ReplyTo, Run, Task};
+use crate::pool::source::{Packing, Source};
 use crate::pool::spec::{RetrySpec, Spec};
+use crate::pool::tasks::{Packed, Tasks};
 use crate::wire::detached::Input;
 
 /// The smoothed time per call and the next batch size after an answer that
@@ -179,6 +181,26 @@ const PIPELINE_JOB_TIME: Duration = Duration::from_millis(5);
 /// effective window follows the batch size.
 const WINDOW_CAP: usize = 1 << 16;
 
+/// Calls taken from the input and not submitted yet: consecutive calls of
+/// one function with one deadline, one by one or packed (never both).
+#[derive(Default)]
+struct Group {
+    id: &'static str,
+    /// Calls with deadlines batch like others (the worker times each from
+    /// its own start), but a request carries one timeout for all.
+    timeout: Option<Duration>,
+    tasks: Vec<Task>,
+    packed: Packed,
+    /// The arguments' bytes of `tasks`.
+    bytes: usize,
+}
+
+impl Group {
+    fn len(&self) -> usize {
+        self.tasks.len() + self.packed.len()
+    }
+}
+
 /// An answered call with its input index and its function's ID.
 pub(crate) type Indexed = (usize, &'static str, Result<Reply, Error>);
 
@@ -186,8 +208,11 @@ pub(crate) type Indexed = (usize, &'static str, Result<Reply, Error>);
 /// `call`: takes calls from the input with bounded look-ahead, batches them
 /// into jobs, and hands back answers in order or as they complete.
 pub(crate) struct RawResults<'a> {
-    input: Box<dyn Iterator<Item = Result<Spec, Error>> + Send + 'a>,
+    input: Source<'a>,
     input_done: bool,
+    /// The arguments' bytes per call in the last packed batch: how much to
+    /// reserve for the next.
+    packed_call_bytes: usize,
     pool: Arc<Shared>,
     tx: Sender<Done>,
     rx: Receiver<Done>,
@@ -219,22 +244,20 @@ pub(crate) struct RawResults<'a> {
 }
 
 impl<'a> RawResults<'a> {
-    pub(crate) fn new(
-        pool: &Arc<Shared>,
-        input: impl Iterator<Item = Result<Spec, Error>> + Send + 'a,
-    ) -> Self {
+    pub(crate) fn new(pool: &Arc<Shared>, input: impl Into<Source<'a>>) -> Self {
         Self::with_order(pool, input, true)
     }
 
     pub(crate) fn with_order(
         pool: &Arc<Shared>,
-        input: impl Iterator<Item = Result<Spec, Error>> + Send + 'a,
+        input: impl Into<Source<'a>>,
         ordered: bool,
     ) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         RawResults {
-            input: Box::new(input),
+            input: input.into(),
             input_done: false,
+            packed_call_bytes: 1,
             pool: pool.clone(),
             tx,
             rx,
@@ -281,23 +304,39 @@ impl<'a> RawResults<'a> {
         // Sized once: growing a batch of thousands by doubling costs a
         // dozen reallocations, the larger ones fresh mappings.
         let capacity = batch.min(self.window().saturating_sub(self.outstanding));
-        let mut group: Vec<Task> = Vec::new();
-        let mut group_id = "";
-        // Calls with deadlines batch like others (the worker times each
-        // from its own start), but a request carries one timeout for all.
-        let mut group_timeout = None;
-        let mut group_bytes = 0;
+        let mut group = Group::default();
         while !self.input_done && self.outstanding < window {
             let index = self.taken;
-            match self.input.next() {
+            let next = match &mut self.input {
+                Source::Specs(specs) => specs.next(),
+                Source::Packs(packs) => {
+                    let packed = &mut group.packed;
+                    if packed.len() == 0 {
+                        *packed = Packed::new(index);
+                        packed.ends.reserve_exact(capacity);
+                        packed.bytes.reserve(capacity * self.packed_call_bytes);
+                        group.id = packs.id();
+                    }
+                    match packs.pack_next(&mut packed.bytes) {
+                        None => None,
+                        Some(Packing::Alone(spec)) => Some(spec),
+                        Some(Packing::Packed) => {
+                            packed.ends.push(packed.bytes.len());
+                            self.taken += 1;
+                            self.outstanding += 1;
+                            if packed.len() >= batch || packed.bytes.len() >= MAX_BATCH_BYTES {
+                                self.submit_group(&mut group);
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            match next {
                 None => self.input_done = true,
                 Some(Err(error)) => {
                     // Segments follow the input: what is grouped goes first.
-                    if !group.is_empty() {
-                        let group = std::mem::take(&mut group);
-                        self.submit(group_id, group, group_timeout, RetrySpec::default());
-                        group_bytes = 0;
-                    }
+                    self.submit_group(&mut group);
                     self.admit_failed(error);
                 }
                 Some(Ok(Spec {
@@ -309,51 +348,61 @@ impl<'a> RawResults<'a> {
                     self.taken += 1;
                     self.outstanding += 1;
                     // A proc's own retry settings are per call, so such
-                    // calls travel alone.
-                    if retry != RetrySpec::default() {
-                        if !group.is_empty() {
-                            let group = std::mem::take(&mut group);
-                            self.submit(group_id, group, group_timeout, RetrySpec::default());
-                            group_bytes = 0;
-                        }
+                    // calls travel alone; so do packable calls that could
+                    // not be packed.
+                    if retry != RetrySpec::default() || matches!(self.input, Source::Packs(_)) {
+                        self.submit_group(&mut group);
                         self.submit(id, vec![Task { index, args }], timeout, retry);
                         continue;
                     }
-                    if !group.is_empty() && (group_id != id || group_timeout != timeout) {
-                        let group = std::mem::take(&mut group);
-                        self.submit(group_id, group, group_timeout, RetrySpec::default());
-                        group_bytes = 0;
+                    if group.len() > 0 && (group.id != id || group.timeout != timeout) {
+                        self.submit_group(&mut group);
                     }
-                    group_id = id;
-                    group_timeout = timeout;
-                    group_bytes += args.len();
-                    if group.is_empty() {
-                        group.reserve_exact(capacity);
+                    group.id = id;
+                    group.timeout = timeout;
+                    group.bytes += args.len();
+                    if group.tasks.is_empty() {
+                        group.tasks.reserve_exact(capacity);
                     }
-                    group.push(Task { index, args });
-                    if group.len() >= batch || group_bytes >= MAX_BATCH_BYTES {
-                        let group = std::mem::take(&mut group);
-                        self.submit(group_id, group, group_timeout, RetrySpec::default());
-                        group_bytes = 0;
+                    group.tasks.push(Task { index, args });
+                    if group.len() >= batch || group.bytes >= MAX_BATCH_BYTES {
+                        self.submit_group(&mut group);
                     }
                 }
             }
         }
-        if !group.is_empty() {
-            self.submit(group_id, group, group_timeout, RetrySpec::default());
+        self.submit_group(&mut group);
+    }
+
+    /// Submits the calls grouped so far, if any, and starts a new group.
+    fn submit_group(&mut self, group: &mut Group) {
+        let Group {
+            id,
+            timeout,
+            tasks,
+            packed,
+            bytes: _,
+        } = std::mem::take(group);
+        if !tasks.is_empty() {
+            self.submit(id, tasks, timeout, RetrySpec::default());
+        }
+        if packed.len() > 0 {
+            self.packed_call_bytes = packed.bytes.len().div_ceil(packed.len()).max(1);
+            self.submit(id, Tasks::Packed(packed), None, RetrySpec::default());
         }
     }
 
     fn submit(
         &mut self,
         id: &'static str,
-        tasks: Vec<Task>,
+        tasks: impl Into<Tasks>,
         timeout: Option<Duration>,
         retry: RetrySpec,
     ) {
+        let tasks = tasks.into();
         self.unanswered += tasks.len();
         if self.ordered {
-            let start = tasks.first().map_or(self.taken, |task| task.index);
+            let start = tasks.indexes().next().unwrap_or(self.taken);
             self.ready.push_back(Segment::new(id, start, tasks.len()));
         }
         let expected = self.per_task.map(|t| t * tasks.len() as f64);

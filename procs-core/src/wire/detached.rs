@@ -143,7 +143,7 @@ impl Args {
         })
     }
 
-    /// [`Args::encode`] through a buffer of the caller's (one per `pmap`).
+    /// [`Args::encode`] through `scratch`.
     pub(crate) fn encode_in<E>(
         scratch: &mut Vec<u8>,
         write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
@@ -168,6 +168,38 @@ impl Args {
             detached,
             marks,
         })
+    }
+
+    /// Encodes arguments with `write` at the end of `bytes`, after the
+    /// arguments of other calls (see `pool::tasks`): `None` when they are
+    /// there, or the arguments on their own when they detached buffers
+    /// (such a call travels alone). Only packed arguments are left in
+    /// `bytes`, also on an error.
+    pub(crate) fn pack<E>(
+        bytes: &mut Vec<u8>,
+        write: impl FnOnce(&mut Output<'_>) -> Result<(), E>,
+    ) -> Result<Option<Args>, E> {
+        let start = bytes.len();
+        let mut detached = Vec::new();
+        let mut marks = Vec::new();
+        let written = write(&mut Output {
+            bytes,
+            detached: &mut detached,
+            detach: true,
+            marks: Some(&mut marks),
+        });
+        if written.is_ok() && detached.is_empty() {
+            return Ok(None);
+        }
+        let own = SmallVec::from_slice(&bytes[start..]);
+        bytes.truncate(start);
+        written?;
+        marks.iter_mut().for_each(|mark| *mark -= start);
+        Ok(Some(Args {
+            bytes: own,
+            detached,
+            marks,
+        }))
     }
 
     /// Arguments encoded elsewhere, none detached.

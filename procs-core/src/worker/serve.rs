@@ -69,7 +69,11 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         for task in tasks {
             let before = out.len();
             let first_detached = detached_out.len();
-            let detached: Vec<_> = inbox.drain(..task.detached.len()).collect();
+            // Most calls have none: no drain, no vector made per call.
+            let detached: Vec<_> = match task.detached.len() {
+                0 => Vec::new(),
+                n => inbox.drain(..n).collect(),
+            };
             let ran = match &remote {
                 Ok(remote) => dying::while_running(&mut channel, task.seq, || {
                     // The CPU limit is per task, batch or not.

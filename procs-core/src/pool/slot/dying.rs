@@ -22,7 +22,7 @@ impl Slot {
             }
         };
         let id = job.id;
-        if !job.tasks.iter().any(|t| t.index as u64 == seq) {
+        if !job.tasks.indexes().any(|index| index as u64 == seq) {
             // Not a call of this request: the worker is not to be trusted.
             job.fail(|| Error::Malformed("dying"));
             self.abandon(true);
@@ -32,7 +32,7 @@ impl Slot {
         let output = self.forwarding();
         self.discard(false);
         for call in job.split().into_iter().rev() {
-            if call.tasks[0].index as u64 == seq {
+            if call.tasks.index(0) as u64 == seq {
                 call.finish(
                     None,
                     [Err(with_tail(

@@ -18,7 +18,7 @@ impl Slot {
         let timeout = job.timeout.or(self.config.timeout);
         let position = match (codec::decode(msg), timeout) {
             (Ok(Message::Overran { seq }), Some(_)) => {
-                job.tasks.iter().position(|t| t.index as u64 == seq)
+                job.tasks.indexes().position(|index| index as u64 == seq)
             }
             _ => None,
         };

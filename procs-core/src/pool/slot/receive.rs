@@ -88,7 +88,7 @@ impl Slot {
         // A single call that answered is never run again: its own large
         // arguments can take its large results. (Unless it may be retried:
         // if the link breaks before the results arrive, it runs again.)
-        if let ([task], None) = (job.tasks.as_mut_slice(), &job.retry) {
+        if let ([task], None) = (job.tasks.each().as_mut_slice(), &job.retry) {
             for buf in std::mem::take(&mut task.args.detached) {
                 self.spare.give(buf);
             }
@@ -132,22 +132,22 @@ impl Slot {
 pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wanted), Error> {
     let msg = Arc::new(msg);
     let base = msg.as_ptr() as usize;
-    let first = job.tasks.first().map_or(0, |task| task.index);
+    let first = job.tasks.indexes().next().unwrap_or(0);
     // Spans are 32-bit; a larger answer goes one by one.
     let mut spans = (msg.len() <= u32::MAX as usize).then(|| Vec::with_capacity(job.tasks.len()));
     let mut each: Answers = Vec::new();
     let mut wanted = Vec::new();
-    let mut tasks = job.tasks.iter();
+    let mut tasks = job.tasks.indexes();
     let mut position = 0;
     codec::decode_response(&msg, |outcome| {
-        let task = tasks.next().ok_or(Error::Malformed("response"))?;
-        if outcome.seq != task.index as u64 {
+        let index = tasks.next().ok_or(Error::Malformed("response"))?;
+        if outcome.seq != index as u64 {
             return Err(Error::Malformed("response"));
         }
         let plain = matches!(&outcome.result, Ok((_, lens)) if lens.len() == 0);
         if let Some(run) = spans
             .as_mut()
-            .filter(|_| plain && task.index == first + position)
+            .filter(|_| plain && index == first + position)
         {
             let Ok((bytes, _)) = outcome.result else {
                 unreachable!("checked plain")
@@ -178,7 +178,7 @@ pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wante
             }
             Err(failure) => Err(failure.into_error(job.id)),
         };
-        each.push((task.index, result));
+        each.push((index, result));
         position += 1;
         Ok(())
     })?;

@@ -1,0 +1,102 @@
+//! `pmap` encodes its calls' arguments straight into batches; the calls that
+//! cannot be packed (arguments with large byte buffers, which travel
+//! detached, or arguments that fail to encode) go on their own and keep
+//! their place among the others.
+
+use std::collections::BTreeMap;
+
+use procs::{Error, Payload, Pool, remote};
+use serde::{Deserialize, Serialize, Serializer};
+
+#[remote]
+fn checksum(data: Vec<u8>) -> (usize, u64) {
+    (data.len(), fnv(&data))
+}
+
+/// A number that refuses to be encoded when it is a multiple of 13.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct Picky(u32);
+
+impl Serialize for Picky {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0 % 13 == 0 {
+            return Err(serde::ser::Error::custom(format!("{} is unlucky", self.0)));
+        }
+        self.0.serialize(serializer)
+    }
+}
+
+#[remote]
+fn unpick(n: Picky) -> u32 {
+    n.0 + 1
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn pool() -> Pool {
+    Pool::builder().workers(2).build().expect("pool starts")
+}
+
+/// Small buffers (packed) with large ones (detached, alone) between them.
+fn mixed() -> Vec<Vec<u8>> {
+    (0..200u32)
+        .map(|i| {
+            let len = match i % 7 {
+                0 => 100 << 10,
+                3 => 0,
+                _ => (i as usize) * 3,
+            };
+            (0..len).map(|j| (j as u32 ^ i) as u8).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn large_arguments_among_packed_ones_keep_their_place() {
+    let pool = pool();
+    let inputs = mixed();
+    let want: Vec<(usize, u64)> = inputs.iter().map(|d| (d.len(), fnv(d))).collect();
+    let got: Vec<_> = pool
+        .pmap(checksum, inputs.clone())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(got, want);
+    let unordered: BTreeMap<usize, (usize, u64)> = pool
+        .pmap_unordered(checksum, inputs)
+        .map(|(index, result)| (index, result.unwrap()))
+        .collect();
+    assert_eq!(unordered.into_values().collect::<Vec<_>>(), want);
+}
+
+#[test]
+fn an_argument_that_fails_to_encode_fails_its_call_alone() {
+    let pool = pool();
+    let check = |index: usize, result: Result<u32, Error>| match result {
+        Ok(n) => {
+            assert_ne!(index % 13, 0, "call {index} should have failed");
+            assert_eq!(n as usize, index + 1);
+        }
+        Err(Error::Encode { id, payload, .. }) => {
+            assert_eq!(index % 13, 0, "call {index} failed");
+            assert_eq!(payload, Payload::Arguments);
+            assert!(id.ends_with("unpick"), "{id}");
+        }
+        Err(other) => panic!("call {index}: {other}"),
+    };
+    let inputs: Vec<Picky> = (0..100).map(Picky).collect();
+    let ordered: Vec<_> = pool.pmap(unpick, inputs.clone()).collect();
+    assert_eq!(ordered.len(), 100);
+    for (index, result) in ordered.into_iter().enumerate() {
+        check(index, result);
+    }
+    let mut seen = 0;
+    for (index, result) in pool.pmap_unordered(unpick, inputs) {
+        check(index, result);
+        seen += 1;
+    }
+    assert_eq!(seen, 100);
+}
