@@ -38,8 +38,9 @@ impl Reply {
 
     /// The value's bytes and its detached buffers, ready to decode.
     pub(crate) fn input(&mut self) -> Input<'_> {
-        Input::new(
-            &self.msg[self.range.clone()],
+        Input::within(
+            &self.msg,
+            self.range.clone(),
             std::mem::take(&mut self.detached),
         )
     }

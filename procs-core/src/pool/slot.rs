@@ -455,11 +455,11 @@ impl Slot {
     }
 }
 
-/// The bytes a job's request takes on the wire, detached buffers included,
-/// without encoding it.
+/// The bytes a job's request takes on the wire (tag, count, timeout, ID,
+/// calls), detached buffers included, without encoding it.
 fn request_len(job: &Job) -> usize {
     let header = crate::contract::frame::HEADER_LEN;
-    header + 1 + 4 + 4 + job.id.len() + job.tasks.wire_len()
+    header + 1 + 4 + 8 + 4 + job.id.len() + job.tasks.wire_len()
 }
 
 /// Sends a request and then the buffers detached from it.

@@ -68,7 +68,7 @@ impl Taken<'_> {
         decode: impl FnOnce(Input<'_>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         match self {
-            Taken::InPlace(msg, range) => decode(Input::new(&msg[range], Vec::new())),
+            Taken::InPlace(msg, range) => decode(Input::within(msg, range, Vec::new())),
             Taken::Owned(result) => decode(result?.input()),
         }
     }

@@ -142,15 +142,26 @@ impl Tasks {
     /// The bytes the calls take in a request, detached buffers included.
     pub(crate) fn wire_len(&self) -> usize {
         let header = crate::contract::frame::HEADER_LEN;
-        // A sequence number, the arguments' length and the count of
-        // detached buffers.
-        let fixed = 8 + 8 + 4;
         match self {
             Tasks::Each(tasks) => tasks
                 .iter()
-                .map(|t| fixed + t.args.len() + t.args.detached.len() * (8 + header))
+                .map(|t| {
+                    let detached = t.args.detached.len();
+                    let inline = codec::task_len(t.index as u64, t.args.bytes.len(), detached);
+                    inline
+                        + t.args
+                            .detached
+                            .iter()
+                            .map(|b| header + b.len())
+                            .sum::<usize>()
+                })
                 .sum(),
-            Tasks::Packed(packed) => fixed * packed.len() + packed.bytes.len(),
+            Tasks::Packed(packed) => (0..packed.len())
+                .map(|offset| {
+                    let seq = (packed.first + offset) as u64;
+                    codec::task_len(seq, packed.span(offset).len(), 0)
+                })
+                .sum(),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::wire::panic::PanicInfo;
 use crate::wire::value::{decode_value, encode_value};
 
 /// Bumped whenever the envelope layout or its meaning changes.
-pub(crate) const PROTOCOL: u32 = 4;
+pub(crate) const PROTOCOL: u32 = 5;
 
 const HELLO: u8 = 1;
 const REQUEST: u8 = 2;
@@ -186,8 +186,9 @@ pub(crate) fn encode_timed_request<'a>(
     buf.extend_from_slice(&timeout_nanos(timeout).to_le_bytes());
     put_bytes32(buf, id.as_bytes());
     for task in tasks {
-        buf.extend_from_slice(&task.seq.to_le_bytes());
-        put_bytes64(buf, task.args);
+        put_leb(buf, task.seq);
+        put_leb(buf, task.args.len() as u64);
+        buf.extend_from_slice(task.args);
         put_lens(buf, task.detached);
     }
 }
@@ -244,7 +245,11 @@ pub(crate) fn largest_message(request: &[u8], detached: &[&Vec<u8>]) -> usize {
 }
 
 fn put_lens(buf: &mut Vec<u8>, lens: Lens<'_>) {
-    buf.extend_from_slice(&(lens.len() as u32).to_le_bytes());
+    put_leb(buf, lens.len() as u64);
+    if lens.len() == 0 {
+        // Nearly every call: no iterator set up for nothing.
+        return;
+    }
     for len in lens.iter() {
         buf.extend_from_slice(&len.to_le_bytes());
     }
@@ -281,10 +286,12 @@ pub(crate) fn push_outcome_with<E>(
 ) -> Result<(), E> {
     let start = buf.len();
     let first_detached = detached.len();
-    buf.extend_from_slice(&seq.to_le_bytes());
+    put_leb(buf, seq);
     buf.push(0);
+    // One byte for the length, which is not known yet: enough for a tiny
+    // value; a longer one moves along for the bytes it needs.
     let len_at = buf.len();
-    buf.extend_from_slice(&0u64.to_le_bytes());
+    buf.push(0);
     let mut out = Output {
         bytes: buf,
         detached,
@@ -296,18 +303,26 @@ pub(crate) fn push_outcome_with<E>(
         detached.truncate(first_detached);
         return Err(error);
     }
-    let len = (buf.len() - len_at - 8) as u64;
-    buf[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+    let len = (buf.len() - len_at - 1) as u64;
+    match len {
+        0..0x80 => buf[len_at] = len as u8,
+        _ => {
+            let mut leb = Vec::with_capacity(10);
+            put_leb(&mut leb, len);
+            buf.splice(len_at..len_at + 1, leb);
+        }
+    }
     put_lens(buf, Lens::Buffers(&detached[first_detached..]));
     bump_count(buf);
     Ok(())
 }
 
 pub(crate) fn push_failure(buf: &mut Vec<u8>, seq: u64, failure: &Failure) {
-    buf.extend_from_slice(&seq.to_le_bytes());
+    put_leb(buf, seq);
     buf.push(1);
     let bytes = encode_value(failure).expect("failures always encode");
-    put_bytes64(buf, &bytes);
+    put_leb(buf, bytes.len() as u64);
+    buf.extend_from_slice(&bytes);
     bump_count(buf);
 }
 
@@ -326,6 +341,27 @@ fn bump_count(buf: &mut [u8]) {
 fn put_bytes32(buf: &mut Vec<u8>, bytes: &[u8]) {
     buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     buf.extend_from_slice(bytes);
+}
+
+/// A number in LEB128: seven bits a byte, low bits first. The numbers in a
+/// batch's envelopes (call numbers, lengths) are small: eight bytes each
+/// made up most of a tiny call's bytes on the wire.
+fn put_leb(buf: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        buf.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+}
+
+/// The bytes [`put_leb`] writes for `n`.
+pub(crate) fn leb_len(n: u64) -> usize {
+    (64 - n.leading_zeros() as usize).div_ceil(7).max(1)
+}
+
+/// The bytes one call takes in a request, detached buffers excepted.
+pub(crate) fn task_len(seq: u64, args: usize, detached: usize) -> usize {
+    leb_len(seq) + leb_len(args as u64) + args + leb_len(detached as u64) + 8 * detached
 }
 
 fn put_bytes64(buf: &mut Vec<u8>, bytes: &[u8]) {
@@ -351,12 +387,12 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
             let len = r.u32("request")? as usize;
             let id =
                 std::str::from_utf8(r.bytes(len, "request")?).map_err(|_| Malformed("request"))?;
-            // Each task takes at least 20 bytes: a lying count cannot make us
+            // Each task takes at least 3 bytes: a lying count cannot make us
             // allocate more than the message itself justifies.
-            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 20));
+            let mut tasks = Vec::with_capacity(count.min(r.0.len() / 3));
             for _ in 0..count {
-                let seq = r.u64("request")?;
-                let len = r.u64("request")?;
+                let seq = r.leb("request")?;
+                let len = r.leb("request")?;
                 let args = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "request")?;
                 let detached = r.lens("request")?;
                 tasks.push(Task {
@@ -406,9 +442,9 @@ pub(crate) fn decode_response<'a, E: From<Malformed>>(
     }
     let count = r.u32("response")?;
     for _ in 0..count {
-        let seq = r.u64("response")?;
+        let seq = r.leb("response")?;
         let kind = r.u8("response")?;
-        let len = r.u64("response")?;
+        let len = r.leb("response")?;
         let bytes = r.bytes(usize::try_from(len).unwrap_or(usize::MAX), "response")?;
         let result = match kind {
             0 => Ok((bytes, r.lens("response")?)),
@@ -441,8 +477,25 @@ impl<'a> Reader<'a> {
 
     /// A count of `u64` lengths, then the lengths.
     fn lens(&mut self, what: &'static str) -> Result<Lens<'a>, Malformed> {
-        let count = self.u32(what)? as usize;
+        let count = usize::try_from(self.leb(what)?).unwrap_or(usize::MAX);
         Ok(Lens::Wire(self.bytes(count.saturating_mul(8), what)?))
+    }
+
+    /// A number written by [`put_leb`]; one past 64 bits is an error.
+    fn leb(&mut self, what: &'static str) -> Result<u64, Malformed> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8(what)?;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(Malformed(what));
+            }
+            n |= bits << shift;
+            if byte < 0x80 {
+                return Ok(n);
+            }
+        }
+        Err(Malformed(what))
     }
 
     fn u8(&mut self, what: &'static str) -> Result<u8, Malformed> {

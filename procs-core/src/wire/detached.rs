@@ -13,6 +13,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::ops::Range;
 
 use smallvec::SmallVec;
 
@@ -70,6 +71,9 @@ impl Output<'_> {
 #[derive(Debug)]
 pub struct Input<'a> {
     pub(crate) bytes: &'a [u8],
+    /// `bytes` and what follows them in their message, if known: read
+    /// ahead by the decoder (see [`value::decode_elem_in`]).
+    room: &'a [u8],
     pub(crate) detached: std::vec::IntoIter<Vec<u8>>,
     /// Values taken so far, so that an error can say which one failed.
     pub(crate) taken: usize,
@@ -79,13 +83,29 @@ impl<'a> Input<'a> {
     pub(crate) fn new(bytes: &'a [u8], detached: Vec<Vec<u8>>) -> Input<'a> {
         Input {
             bytes,
+            room: bytes,
             detached: detached.into_iter(),
             taken: 0,
         }
     }
 
+    /// The values in `msg[range]`, a part of a message.
+    pub(crate) fn within(msg: &'a [u8], range: Range<usize>, detached: Vec<Vec<u8>>) -> Input<'a> {
+        Input {
+            room: &msg[range.start..],
+            ..Input::new(&msg[range], detached)
+        }
+    }
+
     /// Takes the next value, a detached buffer if the marker stands there.
     pub(crate) fn take<T: DeserializeOwned + 'static>(&mut self) -> Result<T, BoxError> {
+        let before = self.bytes.len();
+        let value = self.take_here();
+        self.room = &self.room[before - self.bytes.len()..];
+        value
+    }
+
+    fn take_here<T: DeserializeOwned + 'static>(&mut self) -> Result<T, BoxError> {
         self.taken += 1;
         let mut slot: Option<T> = None;
         if let [MARKER, rest @ ..] = self.bytes {
@@ -99,7 +119,7 @@ impl<'a> Input<'a> {
                 return Ok(slot.expect("set above"));
             }
         }
-        value::decode_elem(&mut self.bytes)
+        value::decode_elem_in(&mut self.bytes, self.room)
     }
 
     /// Refuses bytes or buffers left over after the last value.

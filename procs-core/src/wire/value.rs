@@ -56,6 +56,25 @@ pub(crate) fn encode_elem<T: Serialize + 'static>(
 
 /// Decodes one value from the front of `input` and advances past it.
 pub(crate) fn decode_elem<T: DeserializeOwned + 'static>(input: &mut &[u8]) -> Result<T, BoxError> {
+    let room = *input;
+    decode_elem_in(input, room)
+}
+
+/// [`decode_elem`] for an `input` at the front of `room`, which holds more
+/// bytes of the same message after it.
+///
+/// bincode reads a number from fewer than 9 bytes on a slow path, several
+/// times the cost of a tiny value. So a value is read from `room` when it
+/// reaches far enough (else from a zero-padded copy of a short `input`) and
+/// kept if it ended within `input`; if not, `input` alone is decoded again,
+/// for the real error. Sound because a decoder's value depends only on the
+/// bytes it consumes: one that consumed no more than `input` saw only
+/// `input`'s bytes.
+pub(crate) fn decode_elem_in<T: DeserializeOwned + 'static>(
+    input: &mut &[u8],
+    room: &[u8],
+) -> Result<T, BoxError> {
+    debug_assert!(room.len() >= input.len() && room.as_ptr() == input.as_ptr());
     let mut slot: Option<T> = None;
     if let Some(bytes) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Vec<u8>>>() {
         let len = take_varint(input)?;
@@ -66,12 +85,24 @@ pub(crate) fn decode_elem<T: DeserializeOwned + 'static>(input: &mut &[u8]) -> R
         let (head, tail) = input.split_at(len);
         *bytes = Some(head.to_vec());
         *input = tail;
-    } else {
-        let (value, used) = bincode::serde::decode_from_slice(input, config())?;
-        slot = Some(value);
-        *input = &input[used..];
+        return Ok(slot.expect("set above"));
     }
-    Ok(slot.expect("set above"))
+    const PADDED: usize = 32;
+    let fast = if room.len() >= input.len() + 9 {
+        bincode::serde::decode_from_slice(room, config()).ok()
+    } else if input.len() <= PADDED - 9 {
+        let mut padded = [0u8; PADDED];
+        padded[..input.len()].copy_from_slice(input);
+        bincode::serde::decode_from_slice(&padded, config()).ok()
+    } else {
+        None
+    };
+    let (value, used) = match fast {
+        Some((value, used)) if used <= input.len() => (value, used),
+        _ => bincode::serde::decode_from_slice(input, config())?,
+    };
+    *input = &input[used..];
+    Ok(value)
 }
 
 /// bincode's varint: below 251 in one byte, else a marker and 2, 4 or 8

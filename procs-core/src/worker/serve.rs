@@ -10,12 +10,16 @@ use std::time::Duration;
 use crate::contract::Channel;
 use crate::remote::registry::{CallError, Lookup, Remote, registry};
 use crate::wire::Broke;
-use crate::wire::codec::{self, Failure, Hello, Message, Request, Task};
+use crate::wire::codec::{self, Failure, Hello, Message, Request};
 use crate::wire::detached::{Input, Lens};
 use crate::wire::env::WorkerExit;
 use crate::wire::panic::{Location, PanicInfo};
 use crate::wire::spare::Spare;
 use crate::worker::{dying, limits, watchdog};
+
+/// The largest request buffer kept for the next request; a larger one is
+/// given back once its request is served.
+const KEEP_REQUEST_BUFFER: usize = 1 << 20;
 
 thread_local! {
     static LAST_PANIC: RefCell<Option<PanicInfo>> = const { RefCell::new(None) };
@@ -45,13 +49,19 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
     if let Err(error) = channel.send(&out) {
         fail(&format!("cannot greet the parent: {error}"));
     }
+    // Requests arrive in one buffer, reused: a fresh one per batch of tiny
+    // calls cost its pages' faults and zeroing every time.
+    let mut msg = Vec::new();
     loop {
-        let msg = match channel.recv() {
-            Ok(Some(msg)) => msg,
+        if msg.capacity() > KEEP_REQUEST_BUFFER {
+            msg = Vec::new();
+        }
+        match channel.recv_into(&mut msg) {
+            Ok(true) => {}
             // The parent closed the channel: the pool is done with us.
-            Ok(None) => process::exit(0),
+            Ok(false) => process::exit(0),
             Err(error) => fail(&format!("cannot receive: {error}")),
-        };
+        }
         let Request { id, timeout, tasks } = match codec::decode(&msg) {
             Ok(Message::Request(request)) => request,
             Ok(_) => fail("unexpected message from the parent"),
@@ -79,7 +89,11 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
                     // The CPU limit is per task, batch or not.
                     limits::during_task(|| {
                         let output = (&mut out, &mut detached_out, detach);
-                        run(remote, &task, timeout, detached, output)
+                        // The arguments' bytes are read in place, with the
+                        // rest of the request after them to read ahead in.
+                        let at = task.args.as_ptr() as usize - msg.as_ptr() as usize;
+                        let input = Input::within(&msg, at..at + task.args.len(), detached);
+                        run(remote, task.seq, input, timeout, output)
                     })
                 }),
                 Err(failure) => Err(failure.clone()),
@@ -171,9 +185,9 @@ fn find(id: &str) -> Result<&'static Remote, Failure> {
 /// from the moment it starts until the function returns.
 fn run(
     remote: &Remote,
-    task: &Task<'_>,
+    seq: u64,
+    mut input: Input<'_>,
     timeout: Option<Duration>,
-    detached: Vec<Vec<u8>>,
     (out, detached_out, detach): (&mut Vec<u8>, &mut Vec<Vec<u8>>, bool),
 ) -> Result<(), Failure> {
     let start = out.len();
@@ -182,14 +196,13 @@ fn run(
     // is truncated back; the function's own globals are the user's to keep
     // consistent, as with threads.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut input = Input::new(task.args, detached);
-        codec::push_outcome_with(out, task.seq, detached_out, detach, |out| {
+        codec::push_outcome_with(out, seq, detached_out, detach, |out| {
             // Published once the outcome's header is written: from here on
             // the answers before this call stay where they are until `end`
             // (the function's result is encoded after it).
             if let Some(timeout) = timeout {
                 let (done, finished) = (&out.bytes[..start], &out.detached[..first_detached]);
-                watchdog::begin(task.seq, timeout, done, finished);
+                watchdog::begin(seq, timeout, done, finished);
             }
             (remote.invoke)(&mut input, out)
         })

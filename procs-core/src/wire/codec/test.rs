@@ -133,17 +133,17 @@ fn lying_lengths_and_counts_are_errors() {
     // A response whose payload claims u64::MAX bytes.
     let mut msg = vec![RESPONSE];
     msg.extend_from_slice(&1u32.to_le_bytes());
-    msg.extend_from_slice(&7u64.to_le_bytes());
+    put_leb(&mut msg, 7);
     msg.push(0);
-    msg.extend_from_slice(&u64::MAX.to_le_bytes());
+    put_leb(&mut msg, u64::MAX);
     assert!(decode(&msg).is_err());
     // An unknown tag, an unknown outcome kind, a non-UTF-8 ID.
     assert!(decode(&[99]).is_err());
     let mut msg = vec![RESPONSE];
     msg.extend_from_slice(&1u32.to_le_bytes());
-    msg.extend_from_slice(&7u64.to_le_bytes());
+    put_leb(&mut msg, 7);
     msg.push(9);
-    msg.extend_from_slice(&0u64.to_le_bytes());
+    put_leb(&mut msg, 0);
     assert!(decode(&msg).is_err());
     let mut buf = Vec::new();
     encode_request(
@@ -324,4 +324,57 @@ fn truncated_or_lying_byte_vectors_are_errors() {
     let lying = [253, 255, 255, 255, 255, 255, 255, 255, 255];
     assert!(decode_elem::<Vec<u8>>(&mut &lying[..]).is_err());
     assert!(decode_elem::<Vec<u8>>(&mut &[254u8][..]).is_err());
+}
+
+#[test]
+fn numbers_cross_in_leb128_and_no_number_past_64_bits_decodes() {
+    for n in [
+        0,
+        1,
+        127,
+        128,
+        300,
+        16_383,
+        16_384,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ] {
+        let mut buf = Vec::new();
+        put_leb(&mut buf, n);
+        let mut r = Reader(&buf);
+        assert_eq!(r.leb("test"), Ok(n), "{n}: {buf:?}");
+        assert!(r.0.is_empty());
+        // Cut short, it is an error, never another number.
+        for cut in 0..buf.len() {
+            assert!(Reader(&buf[..cut]).leb("test").is_err());
+        }
+    }
+    assert!(Reader(&[0xff; 10]).leb("test").is_err());
+    assert!(
+        Reader(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])
+            .leb("test")
+            .is_err()
+    );
+}
+
+#[test]
+fn a_value_of_any_length_keeps_its_bytes_in_a_response() {
+    for len in [0, 1, 127, 128, 129, 16_383, 16_384, 100_000] {
+        let value: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let mut buf = Vec::new();
+        begin_response(&mut buf);
+        push_outcome(&mut buf, 3, Ok(&value));
+        push_outcome(&mut buf, 4, Ok(b"x"));
+        let Ok(Message::Response(outcomes)) = decode(&buf) else {
+            panic!("{len}: not a response");
+        };
+        assert_eq!(outcomes.len(), 2);
+        assert_eq!(outcomes[0].seq, 3);
+        assert_eq!(
+            outcomes[0].result.as_ref().map(|r| r.0),
+            Ok(&value[..]),
+            "{len}"
+        );
+        assert_eq!(outcomes[1].result.as_ref().map(|r| r.0), Ok(&b"x"[..]));
+    }
 }
