@@ -50,8 +50,20 @@ pub(crate) fn encode_elem<T: Serialize + 'static>(
         out.extend_from_slice(bytes);
         return Ok(());
     }
-    bincode::serde::encode_into_std_write(value, out, config())?;
+    bincode::serde::encode_into_writer(value, Append(out), config())?;
     Ok(())
+}
+
+/// bincode's writer onto the end of a vector, without `std::io::Write` in
+/// between: a tiny value's few bytes cost a dynamic write call each there.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for Append<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// Decodes one value from the front of `input` and advances past it.

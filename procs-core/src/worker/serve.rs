@@ -149,7 +149,7 @@ fn receive_detached<'a>(
     spare: &mut Spare,
 ) -> Vec<Vec<u8>> {
     let mut bufs = Vec::new();
-    for lens in lens {
+    for lens in lens.filter(|lens| lens.len() > 0) {
         for len in lens.iter() {
             match spare.receive(len, |buf| channel.recv_into(buf)) {
                 Ok(buf) => bufs.push(buf),
