@@ -102,7 +102,10 @@ pub(crate) fn decode_reply<R: DeserializeOwned + 'static>(
 }
 
 /// A call's result of type `R` from its value's bytes.
-fn decode_input<R: DeserializeOwned + 'static>(id: &str, mut input: Input<'_>) -> Result<R, Error> {
+pub(crate) fn decode_input<R: DeserializeOwned + 'static>(
+    id: &str,
+    mut input: Input<'_>,
+) -> Result<R, Error> {
     let value = input.take().and_then(|value| input.end().map(|()| value));
     value.map_err(|source| Error::Decode {
         id: id.to_owned(),

@@ -9,7 +9,7 @@ use futures_core::Stream;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::results::decode_reply;
+use crate::api::results::decode_input;
 use crate::error::Error;
 use crate::pool::stream::RawResults;
 
@@ -53,8 +53,9 @@ impl<R: DeserializeOwned + 'static> Iterator for Unordered<'_, R> {
     type Item = (usize, Result<R, Error>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (index, id, result) = self.raw.next_unordered()?;
-        Some((index, result.and_then(|reply| decode_reply(id, reply))))
+        self.raw.next_unordered_with(|index, id, taken| {
+            (index, taken.decode(|input| decode_input(id, input)))
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -67,10 +68,8 @@ impl<R: DeserializeOwned + 'static> Stream for Unordered<'_, R> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        this.raw.poll_next_unordered(cx).map(|answer| {
-            answer.map(|(index, id, result)| {
-                (index, result.and_then(|reply| decode_reply(id, reply)))
-            })
+        this.raw.poll_next_unordered_with(cx, |index, id, taken| {
+            (index, taken.decode(|input| decode_input(id, input)))
         })
     }
 

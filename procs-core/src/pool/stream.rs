@@ -201,6 +201,14 @@ impl Group {
     }
 }
 
+/// Unordered: answers not yet yielded, in completion order: one call's, or
+/// the rest of a batch's run.
+enum Completed {
+    One(Indexed),
+    /// The run's function, the run, and the calls of it yielded so far.
+    Run(&'static str, Run, usize),
+}
+
 /// An answered call with its input index and its function's ID.
 pub(crate) type Indexed = (usize, &'static str, Result<Reply, Error>);
 
@@ -227,7 +235,7 @@ pub(crate) struct RawResults<'a> {
     /// order, a segment per job.
     ready: VecDeque<Segment>,
     /// Unordered: answered calls not yet yielded, in completion order.
-    completed: VecDeque<Indexed>,
+    completed: VecDeque<Completed>,
     /// Calls taken from the input so far: the index of the next one.
     taken: usize,
     /// Calls taken from the input and not yet yielded.
@@ -428,7 +436,8 @@ impl<'a> RawResults<'a> {
             segment.file_one(self.taken, Err(error));
             self.ready.push_back(segment);
         } else {
-            self.completed.push_back((self.taken, "", Err(error)));
+            let failed = (self.taken, "", Err(error));
+            self.completed.push_back(Completed::One(failed));
         }
         self.taken += 1;
         self.outstanding += 1;
@@ -460,12 +469,15 @@ impl<'a> RawResults<'a> {
         }
         self.unanswered -= done.results.len();
         if !self.ordered {
-            let answers = match done.results {
-                Answered::Each(answers) => answers,
-                Answered::Run(run) => run.into_answers(),
-            };
-            for (index, result) in answers {
-                self.completed.push_back((index, done.id, result));
+            match done.results {
+                Answered::Each(answers) => {
+                    for (index, result) in answers {
+                        self.completed
+                            .push_back(Completed::One((index, done.id, result)));
+                    }
+                }
+                Answered::Run(run) if run.spans.is_empty() => {}
+                Answered::Run(run) => self.completed.push_back(Completed::Run(done.id, run, 0)),
             }
             return;
         }
@@ -515,13 +527,16 @@ impl<'a> RawResults<'a> {
 
     /// The next result to complete, with its input index, if one is ready;
     /// else registers the task of `cx` like [`poll_next`](Self::poll_next).
-    pub(crate) fn poll_next_unordered(&mut self, cx: &mut Context<'_>) -> Poll<Option<Indexed>> {
+    pub(crate) fn poll_next_unordered_with<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        take: impl FnOnce(usize, &'static str, Taken<'_>) -> T,
+    ) -> Poll<Option<T>> {
         self.waker.register(cx.waker());
         self.fill();
         loop {
-            if let Some(item) = self.completed.pop_front() {
-                self.outstanding -= 1;
-                return Poll::Ready(Some(item));
+            if !self.completed.is_empty() {
+                return Poll::Ready(self.pop_completed(take));
             }
             if self.outstanding == 0 {
                 return Poll::Ready(None);
@@ -530,6 +545,35 @@ impl<'a> RawResults<'a> {
                 return Poll::Pending;
             }
         }
+    }
+
+    fn pop_completed<T>(
+        &mut self,
+        take: impl FnOnce(usize, &'static str, Taken<'_>) -> T,
+    ) -> Option<T> {
+        let taken = match self.completed.front_mut()? {
+            Completed::Run(id, run, yielded) => {
+                let (start, end) = run.spans[*yielded];
+                let span = start as usize..end as usize;
+                let taken = take(run.first + *yielded, id, Taken::InPlace(&run.msg, span));
+                *yielded += 1;
+                let more = *yielded < run.spans.len();
+                self.outstanding -= 1;
+                if more {
+                    return Some(taken);
+                }
+                taken
+            }
+            Completed::One(_) => {
+                let Some(Completed::One((index, id, result))) = self.completed.pop_front() else {
+                    unreachable!("the front is one call's")
+                };
+                self.outstanding -= 1;
+                return Some(take(index, id, Taken::Owned(result)));
+            }
+        };
+        self.completed.pop_front();
+        Some(taken)
     }
 
     fn pop_ready<T>(&mut self, take: impl FnOnce(&'static str, Taken<'_>) -> T) -> Option<T> {
@@ -563,13 +607,16 @@ impl<'a> RawResults<'a> {
         self.pop_ready(take)
     }
 
-    /// The next result to complete, with its input index.
-    pub(crate) fn next_unordered(&mut self) -> Option<Indexed> {
+    /// The next result to complete, with its input index, handed to `take`
+    /// as it lies in the window.
+    pub(crate) fn next_unordered_with<T>(
+        &mut self,
+        take: impl FnOnce(usize, &'static str, Taken<'_>) -> T,
+    ) -> Option<T> {
         self.fill();
         loop {
-            if let Some(item) = self.completed.pop_front() {
-                self.outstanding -= 1;
-                return Some(item);
+            if !self.completed.is_empty() {
+                return self.pop_completed(take);
             }
             if self.outstanding == 0 {
                 return None;
