@@ -19,6 +19,7 @@ pub(crate) mod stream;
 pub(crate) mod tasks;
 pub(crate) mod trace;
 pub(crate) mod watch;
+pub(crate) mod window;
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
