@@ -100,3 +100,34 @@ fn an_argument_that_fails_to_encode_fails_its_call_alone() {
     }
     assert_eq!(seen, 100);
 }
+
+#[remote]
+fn fragile(n: u32) -> u32 {
+    if n % 50 == 7 {
+        panic!("boom {n}");
+    }
+    n * 2
+}
+
+#[test]
+fn panics_in_a_batch_fail_their_own_calls_with_their_own_messages() {
+    let pool = pool();
+    // Twice: the second time the batches are large, several panics each.
+    for _ in 0..2 {
+        let results: Vec<_> = pool.pmap(fragile, 0..1000u32).collect();
+        for (n, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(doubled) => {
+                    assert_ne!(n % 50, 7, "call {n} should have panicked");
+                    assert_eq!(doubled as usize, 2 * n);
+                }
+                Err(error @ Error::Panicked { .. }) => {
+                    assert_eq!(n % 50, 7, "call {n} panicked: {error}");
+                    let text = error.to_string();
+                    assert!(text.contains(&format!("boom {n}")), "call {n}: {text}");
+                }
+                Err(other) => panic!("call {n}: {other}"),
+            }
+        }
+    }
+}

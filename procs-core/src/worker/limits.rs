@@ -64,6 +64,11 @@ pub(crate) unsafe fn apply(memory: Option<u64>, cpu: Option<Duration>) {
     }
 }
 
+/// Whether tasks run under a CPU time limit.
+pub(crate) fn cpu_limited() -> bool {
+    CPU_TIMER.get().is_some()
+}
+
 /// Runs `task` with its CPU time limit armed, if there is one.
 pub(crate) fn during_task<R>(task: impl FnOnce() -> R) -> R {
     let Some(&(timer, limit)) = CPU_TIMER.get() else {

@@ -5,6 +5,7 @@ pub(crate) mod dying;
 pub(crate) mod entry;
 pub(crate) mod limits;
 pub(crate) mod parent;
+pub(crate) mod plain;
 pub(crate) mod runtime;
 pub(crate) mod serve;
 pub(crate) mod startup;

@@ -15,7 +15,7 @@ use crate::wire::detached::{Input, Lens};
 use crate::wire::env::WorkerExit;
 use crate::wire::panic::{Location, PanicInfo};
 use crate::wire::spare::Spare;
-use crate::worker::{dying, limits, watchdog};
+use crate::worker::{dying, limits, plain, watchdog};
 
 /// The largest request buffer kept for the next request; a larger one is
 /// given back once its request is served.
@@ -76,47 +76,47 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         codec::begin_response(&mut out);
         // A batch calls one function many times: look it up once.
         let remote = find(id);
-        for task in tasks {
-            let before = out.len();
-            let first_detached = detached_out.len();
-            // Most calls have none: no drain, no vector made per call.
-            let detached: Vec<_> = match task.detached.len() {
-                0 => Vec::new(),
-                n => inbox.drain(..n).collect(),
-            };
-            let ran = match &remote {
-                Ok(remote) => dying::while_running(&mut channel, task.seq, || {
-                    // The CPU limit is per task, batch or not.
-                    limits::during_task(|| {
-                        let output = (&mut out, &mut detached_out, detach);
-                        // The arguments' bytes are read in place, with the
-                        // rest of the request after them to read ahead in.
-                        let at = task.args.as_ptr() as usize - msg.as_ptr() as usize;
-                        let input = Input::within(&msg, at..at + task.args.len(), detached);
-                        run(remote, task.seq, input, timeout, output)
-                    })
-                }),
-                Err(failure) => Err(failure.clone()),
-            };
-            if let Err(failure) = ran {
-                codec::push_failure(&mut out, task.seq, &failure);
-            }
-            // A result over the limit would be refused by the parent's
-            // channel and cost this worker; report it in its place instead.
-            let largest = detached_out[first_detached..]
-                .iter()
-                .map(Vec::len)
-                .max()
-                .unwrap_or(0);
-            if out.len() > max_message_size || largest > max_message_size {
-                let size = (out.len() - before).max(largest) as u64;
-                codec::pop_outcome(&mut out, before);
-                detached_out.truncate(first_detached);
-                let failure = Failure::TooLarge {
-                    size,
-                    limit: max_message_size as u64,
+        let limit = max_message_size;
+        let plain = timeout.is_none()
+            && !cfg!(panic = "abort")
+            && !limits::cpu_limited()
+            && tasks.iter().all(|task| task.detached.len() == 0);
+        if let (Ok(remote), true) = (&remote, plain) {
+            plain::serve(
+                remote,
+                &msg,
+                &tasks,
+                (&mut out, &mut detached_out, detach),
+                limit,
+            );
+        } else {
+            for task in tasks {
+                let before = out.len();
+                let first_detached = detached_out.len();
+                // Most calls have none: no drain, no vector made per call.
+                let detached: Vec<_> = match task.detached.len() {
+                    0 => Vec::new(),
+                    n => inbox.drain(..n).collect(),
                 };
-                codec::push_failure(&mut out, task.seq, &failure);
+                let ran = match &remote {
+                    Ok(remote) => dying::while_running(&mut channel, task.seq, || {
+                        // The CPU limit is per task, batch or not.
+                        limits::during_task(|| {
+                            let output = (&mut out, &mut detached_out, detach);
+                            // The arguments' bytes are read in place, with the
+                            // rest of the request after them to read ahead in.
+                            let at = task.args.as_ptr() as usize - msg.as_ptr() as usize;
+                            let input = Input::within(&msg, at..at + task.args.len(), detached);
+                            run(remote, task.seq, input, timeout, output)
+                        })
+                    }),
+                    Err(failure) => Err(failure.clone()),
+                };
+                if let Err(failure) = ran {
+                    codec::push_failure(&mut out, task.seq, &failure);
+                }
+                let since = (before, first_detached);
+                keep_within(&mut out, &mut detached_out, since, task.seq, limit);
             }
         }
         // What the tasks printed goes out before their results: once the
@@ -167,6 +167,33 @@ fn fail(why: &str) -> ! {
     WorkerExit::Protocol.exit()
 }
 
+/// Replaces the outcome pushed last, which starts at `before` in `out` and
+/// `detached`, with `TooLarge` if it is over `limit`: the parent's channel
+/// would refuse it and cost this worker.
+pub(super) fn keep_within(
+    out: &mut Vec<u8>,
+    detached: &mut Vec<Vec<u8>>,
+    (before, first_detached): (usize, usize),
+    seq: u64,
+    limit: usize,
+) {
+    let largest = detached[first_detached..]
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0);
+    if out.len() > limit || largest > limit {
+        let size = (out.len() - before).max(largest) as u64;
+        codec::pop_outcome(out, before);
+        detached.truncate(first_detached);
+        let failure = Failure::TooLarge {
+            size,
+            limit: limit as u64,
+        };
+        codec::push_failure(out, seq, &failure);
+    }
+}
+
 /// The registered function `id` names. Nothing in a message can make the
 /// worker run anything but a registered function.
 fn find(id: &str) -> Result<&'static Remote, Failure> {
@@ -211,19 +238,32 @@ fn run(
     watchdog::end();
     match outcome {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(CallError::DecodeArgs(error))) => Err(Failure::DecodeArgs(error.to_string())),
-        Ok(Err(CallError::EncodeResult(error))) => Err(Failure::EncodeResult(error.to_string())),
+        Ok(Err(error)) => Err(failed(error)),
         Err(payload) => {
             out.truncate(start);
             detached_out.truncate(first_detached);
-            let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
-            Err(Failure::Panicked(recorded.unwrap_or_else(|| PanicInfo {
-                message: payload_message(&*payload),
-                location: None,
-                backtrace: None,
-            })))
+            Err(panicked(&*payload))
         }
     }
+}
+
+/// The failure of a call that returned an error.
+pub(super) fn failed(error: CallError) -> Failure {
+    match error {
+        CallError::DecodeArgs(error) => Failure::DecodeArgs(error.to_string()),
+        CallError::EncodeResult(error) => Failure::EncodeResult(error.to_string()),
+    }
+}
+
+/// The failure of a call that panicked with `payload`: what the panic hook
+/// recorded of it, or its message.
+pub(super) fn panicked(payload: &(dyn std::any::Any + Send)) -> Failure {
+    let recorded = LAST_PANIC.with(|last| last.borrow_mut().take());
+    Failure::Panicked(recorded.unwrap_or_else(|| PanicInfo {
+        message: payload_message(payload),
+        location: None,
+        backtrace: None,
+    }))
 }
 
 /// What the parent reports of a panic.
