@@ -8,6 +8,7 @@
 pub(crate) mod codec;
 pub(crate) mod detached;
 pub(crate) mod env;
+pub(crate) mod int;
 pub(crate) mod panic;
 pub(crate) mod spare;
 #[cfg(feature = "tracing")]

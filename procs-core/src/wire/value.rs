@@ -8,6 +8,7 @@ use std::any::Any;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::contract::BoxError;
+use crate::wire::int::{self, put_varint};
 
 fn config() -> impl bincode::config::Config {
     // The frame limit already bounds the input; this bounds what length
@@ -48,6 +49,9 @@ pub(crate) fn encode_elem<T: Serialize + 'static>(
     if let Some(bytes) = (value as &dyn Any).downcast_ref::<Vec<u8>>() {
         put_varint(out, bytes.len() as u64);
         out.extend_from_slice(bytes);
+        return Ok(());
+    }
+    if int::encode(value, out) {
         return Ok(());
     }
     bincode::serde::encode_into_writer(value, Append(out), config())?;
@@ -99,6 +103,10 @@ pub(crate) fn decode_elem_in<T: DeserializeOwned + 'static>(
         *input = tail;
         return Ok(slot.expect("set above"));
     }
+    if let Some((value, used)) = int::decode(input) {
+        *input = &input[used..];
+        return Ok(value);
+    }
     const PADDED: usize = 32;
     let fast = if room.len() >= input.len() + 9 {
         bincode::serde::decode_from_slice(room, config()).ok()
@@ -115,23 +123,6 @@ pub(crate) fn decode_elem_in<T: DeserializeOwned + 'static>(
     };
     *input = &input[used..];
     Ok(value)
-}
-
-/// bincode's varint: below 251 in one byte, else a marker and 2, 4 or 8
-/// little-endian bytes.
-fn put_varint(out: &mut Vec<u8>, n: u64) {
-    if n < 251 {
-        out.push(n as u8);
-    } else if n <= u64::from(u16::MAX) {
-        out.push(251);
-        out.extend_from_slice(&(n as u16).to_le_bytes());
-    } else if n <= u64::from(u32::MAX) {
-        out.push(252);
-        out.extend_from_slice(&(n as u32).to_le_bytes());
-    } else {
-        out.push(253);
-        out.extend_from_slice(&n.to_le_bytes());
-    }
 }
 
 fn take_varint(input: &mut &[u8]) -> Result<u64, BoxError> {
