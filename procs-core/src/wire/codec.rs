@@ -244,6 +244,7 @@ pub(crate) fn largest_message(request: &[u8], detached: &[&Vec<u8>]) -> usize {
         .fold(request.len(), usize::max)
 }
 
+#[inline]
 fn put_lens(buf: &mut Vec<u8>, lens: Lens<'_>) {
     put_leb(buf, lens.len() as u64);
     if lens.len() == 0 {
@@ -346,6 +347,7 @@ fn put_bytes32(buf: &mut Vec<u8>, bytes: &[u8]) {
 /// A number in LEB128: seven bits a byte, low bits first. The numbers in a
 /// batch's envelopes (call numbers, lengths) are small: eight bytes each
 /// made up most of a tiny call's bytes on the wire.
+#[inline]
 fn put_leb(buf: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         buf.push(n as u8 | 0x80);

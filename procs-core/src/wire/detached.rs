@@ -98,6 +98,7 @@ impl<'a> Input<'a> {
     }
 
     /// Takes the next value, a detached buffer if the marker stands there.
+    #[inline]
     pub(crate) fn take<T: DeserializeOwned + 'static>(&mut self) -> Result<T, BoxError> {
         let before = self.bytes.len();
         let value = self.take_here();
@@ -105,6 +106,7 @@ impl<'a> Input<'a> {
         value
     }
 
+    #[inline]
     fn take_here<T: DeserializeOwned + 'static>(&mut self) -> Result<T, BoxError> {
         self.taken += 1;
         let mut slot: Option<T> = None;

@@ -11,6 +11,7 @@ use std::any::Any;
 
 /// bincode's varint: below 251 in one byte, else a marker and 2, 4 or 8
 /// little-endian bytes.
+#[inline]
 pub(crate) fn put_varint(out: &mut Vec<u8>, n: u64) {
     if n < 251 {
         out.push(n as u8);
@@ -28,6 +29,7 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, n: u64) {
 
 /// A varint at the front of `input` of a type `width` bytes wide: the
 /// number and the bytes it took.
+#[inline]
 fn varint(input: &[u8], width: usize) -> Option<(u64, usize)> {
     let fixed = |n: usize| input.get(1..1 + n);
     match *input.first()? {

@@ -170,6 +170,7 @@ fn fail(why: &str) -> ! {
 /// Replaces the outcome pushed last, which starts at `before` in `out` and
 /// `detached`, with `TooLarge` if it is over `limit`: the parent's channel
 /// would refuse it and cost this worker.
+#[inline]
 pub(super) fn keep_within(
     out: &mut Vec<u8>,
     detached: &mut Vec<Vec<u8>>,
@@ -177,6 +178,9 @@ pub(super) fn keep_within(
     seq: u64,
     limit: usize,
 ) {
+    if out.len() <= limit && detached.len() == first_detached {
+        return;
+    }
     let largest = detached[first_detached..]
         .iter()
         .map(Vec::len)
