@@ -77,18 +77,12 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         // A batch calls one function many times: look it up once.
         let remote = find(id);
         let limit = max_message_size;
-        let plain = timeout.is_none()
-            && !cfg!(panic = "abort")
+        let plain = !cfg!(panic = "abort")
             && !limits::cpu_limited()
             && tasks.iter().all(|task| task.detached.len() == 0);
         if let (Ok(remote), true) = (&remote, plain) {
-            plain::serve(
-                remote,
-                &msg,
-                &tasks,
-                (&mut out, &mut detached_out, detach),
-                limit,
-            );
+            let output = (&mut out, &mut detached_out, detach);
+            plain::serve(remote, &msg, &tasks, timeout, output, limit);
         } else {
             for task in tasks {
                 let before = out.len();
