@@ -75,8 +75,13 @@ pub fn no_inherited_links<T: Transport + Clone>(transport: &T) {
             .max_tasks_per_worker(1)
             .build()
             .unwrap_or_else(|e| panic!("[{name}] {e}"));
+        // Calls of three lengths, so that workers finish one at a time: a
+        // worker replaced while the others still run their calls is spawned
+        // with their links up. (With calls of one length, all three could
+        // be replaced together on a loaded machine, each link closed before
+        // the next spawn, and a leak go unseen.)
         let reports: Vec<(u32, Vec<String>)> = pool
-            .pmap(sleep_then_fds, (0..9).map(|_| 50))
+            .pmap(sleep_then_fds, (0..9).map(|i| 20 + 60 * (i % 3)))
             .collect::<Result<_, _>>()
             .unwrap_or_else(|e| panic!("[{name}] {e}"));
         for (pid, fds) in reports {
