@@ -66,8 +66,13 @@ pub(crate) struct Run {
 impl Run {
     /// The value of the call at `offset` from the first.
     pub(crate) fn reply(&self, offset: usize) -> Reply {
+        Reply::new(self.msg.clone(), self.range(offset))
+    }
+
+    /// Where the value of the call at `offset` from the first lies in `msg`.
+    pub(crate) fn range(&self, offset: usize) -> Range<usize> {
         let (start, end) = self.spans[offset];
-        Reply::new(self.msg.clone(), start as usize..end as usize)
+        start as usize..end as usize
     }
 
     /// The calls' answers one by one.

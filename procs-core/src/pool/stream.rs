@@ -419,8 +419,7 @@ impl<'a> RawResults<'a> {
     ) -> Option<T> {
         let taken = match self.completed.front_mut()? {
             Completed::Run(id, run, yielded) => {
-                let (start, end) = run.spans[*yielded];
-                let span = start as usize..end as usize;
+                let span = run.range(*yielded);
                 let taken = take(run.first + *yielded, id, Taken::InPlace(&run.msg, span));
                 *yielded += 1;
                 let more = *yielded < run.spans.len();

@@ -113,10 +113,7 @@ impl Segment {
         }
         let taken = match &mut self.answers {
             Filed::None => return None,
-            Filed::Run(run) => {
-                let (start, end) = run.spans[self.yielded];
-                Taken::InPlace(&run.msg, start as usize..end as usize)
-            }
+            Filed::Run(run) => Taken::InPlace(&run.msg, run.range(self.yielded)),
             Filed::Each(each) => Taken::Owned(each[self.yielded].take()?),
         };
         self.yielded += 1;

@@ -89,6 +89,12 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// The values in `part`, a slice of `msg`, read in place.
+    pub(crate) fn in_message(msg: &'a [u8], part: &[u8], detached: Vec<Vec<u8>>) -> Input<'a> {
+        let start = part.as_ptr() as usize - msg.as_ptr() as usize;
+        Input::within(msg, start..start + part.len(), detached)
+    }
+
     /// The values in `msg[range]`, a part of a message.
     pub(crate) fn within(msg: &'a [u8], range: Range<usize>, detached: Vec<Vec<u8>>) -> Input<'a> {
         Input {

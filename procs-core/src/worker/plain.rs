@@ -40,8 +40,7 @@ pub(super) fn serve(
                 running = (at, since.0, since.1);
                 // The arguments' bytes are read in place, with the rest of
                 // the request after them to read ahead in.
-                let start = task.args.as_ptr() as usize - msg.as_ptr() as usize;
-                let mut input = Input::within(msg, start..start + task.args.len(), Vec::new());
+                let mut input = Input::in_message(msg, task.args, Vec::new());
                 let ran = codec::push_outcome_with(out, task.seq, detached_out, detach, |out| {
                     // Published once the outcome's header is written: the
                     // answers before this call stay where they are until

@@ -99,8 +99,7 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
                             let output = (&mut out, &mut detached_out, detach);
                             // The arguments' bytes are read in place, with the
                             // rest of the request after them to read ahead in.
-                            let at = task.args.as_ptr() as usize - msg.as_ptr() as usize;
-                            let input = Input::within(&msg, at..at + task.args.len(), detached);
+                            let input = Input::in_message(&msg, task.args, detached);
                             run(remote, task.seq, input, timeout, output)
                         })
                     }),
