@@ -11,7 +11,7 @@ use crossbeam_channel::Sender;
 
 use crate::error::{CallContext, Error, Payload};
 use crate::pool::retry::Retry;
-use crate::wire::codec::Failure;
+use crate::wire::codec::{self, Failure};
 use crate::wire::detached::Input;
 
 pub(crate) use crate::pool::tasks::{Task, Tasks};
@@ -50,35 +50,48 @@ impl Reply {
 pub(crate) type Answers = Vec<(usize, Result<Reply, Error>)>;
 
 /// The answers of consecutive calls that all returned a value without
-/// detached buffers: where each value lies in the one message that brought
-/// them. The caller decodes them in place as it reaches them; nothing is
+/// detached buffers: a run response (`codec::run`), each value behind its
+/// length. The caller decodes them in place as it reaches them; nothing is
 /// made per call on the way (a batch of thousands of tiny calls spent more
 /// on per-call answer entries, built by one thread and read by another,
-/// than on the calls).
+/// than on the calls), and no thread but the caller's walks them.
 pub(crate) struct Run {
     pub(crate) msg: Arc<Vec<u8>>,
     /// The position of the first call; the others follow it.
     pub(crate) first: usize,
-    /// Each call's value: its start and end in `msg`.
-    pub(crate) spans: Vec<(u32, u32)>,
+    /// How many calls it answers.
+    pub(crate) len: usize,
+    /// Where the next value's length lies in `msg`.
+    at: usize,
 }
 
 impl Run {
-    /// The value of the call at `offset` from the first.
-    pub(crate) fn reply(&self, offset: usize) -> Reply {
-        Reply::new(self.msg.clone(), self.range(offset))
+    /// The answers of `len` calls from `first` whose values follow each
+    /// other in `msg` from `at`.
+    pub(crate) fn new(msg: Arc<Vec<u8>>, first: usize, len: usize, at: usize) -> Run {
+        Run {
+            msg,
+            first,
+            len,
+            at,
+        }
     }
 
-    /// Where the value of the call at `offset` from the first lies in `msg`.
-    pub(crate) fn range(&self, offset: usize) -> Range<usize> {
-        let (start, end) = self.spans[offset];
-        start as usize..end as usize
+    /// Where the next value lies in `msg`. The slot did not look inside the
+    /// message: a value that does not fit in it is the caller's to find.
+    pub(crate) fn next_range(&mut self) -> Result<Range<usize>, Error> {
+        codec::next_item(&self.msg, &mut self.at).ok_or(Error::Malformed("response"))
     }
 
     /// The calls' answers one by one.
-    pub(crate) fn into_answers(self) -> Answers {
-        (0..self.spans.len())
-            .map(|offset| (self.first + offset, Ok(self.reply(offset))))
+    pub(crate) fn into_answers(mut self) -> Answers {
+        (0..self.len)
+            .map(|offset| {
+                let reply = self
+                    .next_range()
+                    .map(|range| Reply::new(self.msg.clone(), range));
+                (self.first + offset, reply)
+            })
             .collect()
     }
 }
@@ -95,21 +108,14 @@ impl Answered {
     pub(crate) fn len(&self) -> usize {
         match self {
             Answered::Each(answers) => answers.len(),
-            Answered::Run(run) => run.spans.len(),
+            Answered::Run(run) => run.len,
         }
     }
 
     /// The answers one by one, made so if they were a run.
     pub(crate) fn each_mut(&mut self) -> &mut Answers {
         if let Answered::Run(run) = self {
-            let run = std::mem::replace(
-                run,
-                Run {
-                    msg: Arc::default(),
-                    first: 0,
-                    spans: Vec::new(),
-                },
-            );
+            let run = std::mem::replace(run, Run::new(Arc::default(), 0, 0, 0));
             *self = Answered::Each(run.into_answers());
         }
         match self {
@@ -122,7 +128,7 @@ impl Answered {
     fn indexes(&self) -> Box<dyn Iterator<Item = usize> + '_> {
         match self {
             Answered::Each(answers) => Box::new(answers.iter().map(|a| a.0)),
-            Answered::Run(run) => Box::new(run.first..run.first + run.spans.len()),
+            Answered::Run(run) => Box::new(run.first..run.first + run.len),
         }
     }
 }
@@ -159,7 +165,7 @@ impl ReplyTo {
     pub(crate) fn send(&self, done: Done) -> Result<(), Done> {
         match &done.results {
             Answered::Each(answers) => answers.iter().for_each(|(_, r)| self.caller.answered(r)),
-            Answered::Run(run) => self.caller.answered_values(run.spans.len()),
+            Answered::Run(run) => self.caller.answered_values(run.len),
         }
         let sent = self.tx.send(done).map_err(|unsent| unsent.into_inner());
         self.waker.wake();

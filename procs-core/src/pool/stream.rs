@@ -187,15 +187,14 @@ impl<'a> RawResults<'a> {
                     let packed = &mut group.packed;
                     if packed.len() == 0 {
                         *packed = Packed::new(index);
-                        packed.ends.reserve_exact(capacity);
                         packed.bytes.reserve(capacity * self.packed_call_bytes);
                         group.id = packs.id();
                     }
-                    match packs.pack_next(&mut packed.bytes) {
+                    let is_packed = |packing: &Packing| matches!(packing, Packing::Packed);
+                    match packed.pack(|bytes| packs.pack_next(bytes), is_packed) {
                         None => None,
                         Some(Packing::Alone(spec)) => Some(spec),
                         Some(Packing::Packed) => {
-                            packed.ends.push(packed.bytes.len());
                             self.taken += 1;
                             self.outstanding += 1;
                             if packed.len() >= batch || packed.bytes.len() >= MAX_BATCH_BYTES {
@@ -342,7 +341,7 @@ impl<'a> RawResults<'a> {
                             .push_back(Completed::One((index, done.id, result)));
                     }
                 }
-                Answered::Run(run) if run.spans.is_empty() => {}
+                Answered::Run(run) if run.len == 0 => {}
                 Answered::Run(run) => self.completed.push_back(Completed::Run(done.id, run, 0)),
             }
             return;
@@ -419,10 +418,10 @@ impl<'a> RawResults<'a> {
     ) -> Option<T> {
         let taken = match self.completed.front_mut()? {
             Completed::Run(id, run, yielded) => {
-                let span = run.range(*yielded);
-                let taken = take(run.first + *yielded, id, Taken::InPlace(&run.msg, span));
+                let index = run.first + *yielded;
                 *yielded += 1;
-                let more = *yielded < run.spans.len();
+                let more = *yielded < run.len;
+                let taken = take(index, id, Taken::next_of(run));
                 self.outstanding -= 1;
                 if more {
                     return Some(taken);

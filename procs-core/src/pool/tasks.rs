@@ -8,10 +8,8 @@
 //! with calls one at a time (a split batch, a retry, a death) unpack it
 //! first.
 
-use std::ops::Range;
-
 use crate::wire::codec;
-use crate::wire::detached::{Args, Lens};
+use crate::wire::detached::Args;
 
 /// One call of a job: its position in its `call` and its encoded arguments.
 pub(crate) struct Task {
@@ -20,14 +18,14 @@ pub(crate) struct Task {
 }
 
 /// Consecutive calls of one function with arguments encoded in one buffer,
-/// none of them with detached buffers.
+/// none of them with detached buffers: the body of a run request
+/// (`codec::run`), each call's length then its arguments.
 #[derive(Default)]
 pub(crate) struct Packed {
     /// The position of the first call; the others follow it.
     pub(crate) first: usize,
     pub(crate) bytes: Vec<u8>,
-    /// Where each call's arguments end in `bytes`.
-    pub(crate) ends: Vec<usize>,
+    len: usize,
 }
 
 impl Packed {
@@ -40,20 +38,33 @@ impl Packed {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
-    /// Where the arguments of the call at `offset` lie in `bytes`.
-    fn span(&self, offset: usize) -> Range<usize> {
-        let start = offset.checked_sub(1).map_or(0, |before| self.ends[before]);
-        start..self.ends[offset]
+    /// Packs the next call, whose arguments `pack` appends to the buffer:
+    /// kept if it says so, else nothing of the call stays.
+    pub(crate) fn pack<T>(
+        &mut self,
+        pack: impl FnOnce(&mut Vec<u8>) -> Option<T>,
+        packed: impl Fn(&T) -> bool,
+    ) -> Option<T> {
+        let at = codec::begin_item(&mut self.bytes);
+        let what = pack(&mut self.bytes);
+        if what.as_ref().is_some_and(packed) {
+            codec::end_item(&mut self.bytes, at);
+            self.len += 1;
+        } else {
+            self.bytes.truncate(at);
+        }
+        what
     }
 
     fn unpack(&self) -> Vec<Task> {
-        (0..self.len())
-            .map(|offset| Task {
+        codec::items(&self.bytes)
+            .enumerate()
+            .map(|(offset, span)| Task {
                 index: self.first + offset,
-                args: Args::from_bytes(self.bytes[self.span(offset)].to_vec()),
+                args: Args::from_bytes(self.bytes[span.expect("packed here")].to_vec()),
             })
             .collect()
     }
@@ -128,21 +139,15 @@ impl Tasks {
                 codec::encode_calls(buf, id, timeout, calls, detach)
             }
             Tasks::Packed(packed) => {
-                let calls = (0..packed.len()).map(|offset| codec::Task {
-                    seq: (packed.first + offset) as u64,
-                    args: &packed.bytes[packed.span(offset)],
-                    detached: Lens::NONE,
-                });
-                codec::encode_timed_request(buf, id, timeout, calls);
+                let calls = (packed.first as u64, packed.len());
+                codec::encode_run_request(buf, id, timeout, calls, &packed.bytes);
                 Vec::new()
             }
         }
     }
 
-    /// The bytes the calls take in a request, detached buffers included:
-    /// exact one by one, and for packed calls a bound found without
-    /// walking them (a slot asks before every send; an excess only keeps a
-    /// request from being pipelined).
+    /// The bytes the calls take in a request, detached buffers included
+    /// (a slot asks before every send).
     pub(crate) fn wire_len(&self) -> usize {
         let header = crate::contract::frame::HEADER_LEN;
         match self {
@@ -159,14 +164,7 @@ impl Tasks {
                             .sum::<usize>()
                 })
                 .sum(),
-            Tasks::Packed(packed) => {
-                let last = (packed.first + packed.len()) as u64;
-                let most = packed.bytes.len();
-                // No call's number or length takes more than the last's
-                // number or all the bytes do.
-                let each = codec::task_len(last, most, 0) - most;
-                most + packed.len() * each
-            }
+            Tasks::Packed(packed) => packed.bytes.len() + codec::leb_len(packed.first as u64),
         }
     }
 }
@@ -174,40 +172,62 @@ impl Tasks {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::wire::codec::{Message, Request, decode};
 
+    /// Calls 7, 8 and 9, the last with arguments too long for a one-byte
+    /// length; and one that was not kept between them.
     fn packed() -> Packed {
         let mut packed = Packed::new(7);
-        for args in [&[1u8][..], &[], &[2, 3]] {
-            packed.bytes.extend_from_slice(args);
-            packed.ends.push(packed.bytes.len());
+        for args in [&[1u8][..], &[], &[5; 4], &[2; 300]] {
+            let keep = args.len() != 4;
+            packed.pack(
+                |bytes| {
+                    bytes.extend_from_slice(args);
+                    Some(keep)
+                },
+                |keep| *keep,
+            );
         }
         packed
+    }
+
+    fn args() -> Vec<Vec<u8>> {
+        vec![vec![1], vec![], vec![2; 300]]
     }
 
     #[test]
     fn packed_calls_unpack_to_the_same_calls() {
         let mut tasks = Tasks::Packed(packed());
         assert_eq!(tasks.indexes().collect::<Vec<_>>(), [7, 8, 9]);
-        let bound = tasks.wire_len();
         let each = tasks.each();
-        let args: Vec<&[u8]> = each.iter().map(|t| &t.args.bytes[..]).collect();
-        assert_eq!(args, [&[1u8][..], &[], &[2, 3]]);
+        let unpacked: Vec<Vec<u8>> = each.iter().map(|t| t.args.bytes.to_vec()).collect();
+        assert_eq!(unpacked, args());
         assert_eq!(tasks.indexes().collect::<Vec<_>>(), [7, 8, 9]);
-        assert!(tasks.wire_len() <= bound);
     }
 
     #[test]
-    fn packed_calls_encode_the_request_of_the_same_calls() {
+    fn packed_calls_encode_a_request_for_the_same_calls() {
         let packed = Tasks::Packed(packed());
         let (mut a, mut b) = (Vec::new(), Vec::new());
         assert!(packed.encode(&mut a, "f", None, true).is_empty());
         let mut each = Tasks::Packed(self::packed());
         each.each();
         each.encode(&mut b, "f", None, true);
-        assert_eq!(a, b);
+        let (Ok(Message::Request(a_request)), Ok(Message::Request(b_request))) =
+            (decode(&a), decode(&b))
+        else {
+            panic!("not requests")
+        };
+        assert_eq!(a_request, b_request);
+        let Request { id, tasks, .. } = a_request;
+        assert_eq!(id, "f");
+        let seqs: Vec<u64> = tasks.iter().map(|t| t.seq).collect();
+        assert_eq!(seqs, [7, 8, 9]);
+        let args: Vec<Vec<u8>> = tasks.iter().map(|t| t.args.to_vec()).collect();
+        assert_eq!(args, self::args());
         // Tag, count, timeout, ID length, ID: then the calls, exactly as
-        // counted one by one, and within the packed bound.
-        assert_eq!(a.len(), 1 + 4 + 8 + 4 + 1 + each.wire_len());
-        assert!(each.wire_len() <= packed.wire_len());
+        // counted, packed or one by one.
+        assert_eq!(a.len(), 1 + 4 + 8 + 4 + 1 + packed.wire_len());
+        assert_eq!(b.len(), 1 + 4 + 8 + 4 + 1 + each.wire_len());
     }
 }

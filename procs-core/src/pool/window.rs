@@ -17,7 +17,15 @@ pub(crate) enum Taken<'s> {
     Owned(Result<Reply, Error>),
 }
 
-impl Taken<'_> {
+impl<'s> Taken<'s> {
+    /// The next value of `run`.
+    pub(crate) fn next_of(run: &'s mut Run) -> Taken<'s> {
+        match run.next_range() {
+            Ok(range) => Taken::InPlace(&run.msg, range),
+            Err(malformed) => Taken::Owned(Err(malformed)),
+        }
+    }
+
     /// The answer as a [`Reply`] of its own.
     pub(crate) fn into_reply(self) -> Result<Reply, Error> {
         match self {
@@ -75,9 +83,7 @@ impl Segment {
     /// Files the answers of a job of this segment.
     pub(crate) fn file(&mut self, answered: Answered) {
         let answers = match (&self.answers, answered) {
-            (Filed::None, Answered::Run(run))
-                if run.first == self.start && run.spans.len() == self.len =>
-            {
+            (Filed::None, Answered::Run(run)) if run.first == self.start && run.len == self.len => {
                 self.answers = Filed::Run(run);
                 return;
             }
@@ -113,7 +119,7 @@ impl Segment {
         }
         let taken = match &mut self.answers {
             Filed::None => return None,
-            Filed::Run(run) => Taken::InPlace(&run.msg, run.range(self.yielded)),
+            Filed::Run(run) => Taken::next_of(run),
             Filed::Each(each) => Taken::Owned(each[self.yielded].take()?),
         };
         self.yielded += 1;
@@ -147,13 +153,8 @@ mod test {
     /// A run of answers for calls `first..first + n` in one message: each
     /// value one byte, the call's index.
     fn run(first: usize, n: usize) -> Run {
-        let msg: Vec<u8> = (first..first + n).map(|i| i as u8).collect();
-        let spans = (0..n as u32).map(|i| (i, i + 1)).collect();
-        Run {
-            msg: Arc::new(msg),
-            first,
-            spans,
-        }
+        let msg: Vec<u8> = (first..first + n).flat_map(|i| [1, i as u8]).collect();
+        Run::new(Arc::new(msg), first, n, 0)
     }
 
     fn drain(segment: &mut Segment) -> Vec<Result<u8, String>> {
@@ -191,5 +192,21 @@ mod test {
         assert_eq!(drained[0], Ok(10));
         assert!(drained[1].is_err());
         assert_eq!(drained[2..], [Ok(12), Ok(13)]);
+    }
+
+    #[test]
+    fn a_value_past_the_end_of_its_run_is_an_error_for_it_and_those_after() {
+        let mut segment = Segment::new("f", 10, 3);
+        // The second value claims two bytes where one is left.
+        let msg = vec![1, 10, 2, 11];
+        segment.file(Answered::Run(Run::new(Arc::new(msg), 10, 3, 0)));
+        let drained = drain(&mut segment);
+        assert_eq!(drained[0], Ok(10));
+        assert_eq!(drained.len(), 3);
+        assert!(
+            drained[1..]
+                .iter()
+                .all(|d| d.as_ref().is_err_and(|e| e.contains("malformed")))
+        );
     }
 }

@@ -12,8 +12,14 @@ use crate::wire::detached::{Args, Lens, Output};
 use crate::wire::panic::PanicInfo;
 use crate::wire::value::{decode_value, encode_value};
 
+mod run;
+
+pub(crate) use run::{
+    begin_item, encode_run_request, end_item, items, next_item, response_as_run, run_response,
+};
+
 /// Bumped whenever the envelope layout or its meaning changes.
-pub(crate) const PROTOCOL: u32 = 5;
+pub(crate) const PROTOCOL: u32 = 6;
 
 const HELLO: u8 = 1;
 const REQUEST: u8 = 2;
@@ -380,7 +386,7 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
             fingerprint: r.u64("hello")?,
             pid: r.u32("hello")?,
         }),
-        REQUEST => {
+        tag @ (REQUEST | run::RUN_REQUEST) => {
             let count = r.u32("request")? as usize;
             let timeout = match r.u64("request")? {
                 0 => None,
@@ -389,6 +395,10 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
             let len = r.u32("request")? as usize;
             let id =
                 std::str::from_utf8(r.bytes(len, "request")?).map_err(|_| Malformed("request"))?;
+            if tag == run::RUN_REQUEST {
+                let tasks = run::run_tasks(&mut r, count)?;
+                return finished(r, Message::Request(Request { id, timeout, tasks }));
+            }
             // Each task takes at least 3 bytes: a lying count cannot make us
             // allocate more than the message itself justifies.
             let mut tasks = Vec::with_capacity(count.min(r.0.len() / 3));
@@ -415,7 +425,7 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
         OVERRAN => Message::Overran {
             seq: r.u64("overran")?,
         },
-        RESPONSE => {
+        RESPONSE | run::RUN_RESPONSE => {
             let mut outcomes = Vec::new();
             decode_response(msg, |outcome| {
                 outcomes.push(outcome);
@@ -425,6 +435,11 @@ pub(crate) fn decode(msg: &[u8]) -> Result<Message<'_>, Malformed> {
         }
         _ => return Err(Malformed("message")),
     };
+    finished(r, message)
+}
+
+/// `message`, if nothing follows it.
+fn finished<'a>(r: Reader<'a>, message: Message<'a>) -> Result<Message<'a>, Malformed> {
     if !r.0.is_empty() {
         return Err(Malformed("message"));
     }
@@ -439,10 +454,28 @@ pub(crate) fn decode_response<'a, E: From<Malformed>>(
     mut each: impl FnMut(Outcome<'a>) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut r = Reader(msg);
-    if r.u8("message")? != RESPONSE {
+    let tag = r.u8("message")?;
+    if tag != RESPONSE && tag != run::RUN_RESPONSE {
         return Err(Malformed("response").into());
     }
     let count = r.u32("response")?;
+    if tag == run::RUN_RESPONSE {
+        run::decode_run_response(&mut r, count, &mut each)?;
+    } else {
+        decode_outcomes(&mut r, count, &mut each)?;
+    }
+    if !r.0.is_empty() {
+        return Err(Malformed("message").into());
+    }
+    Ok(())
+}
+
+/// The outcomes of a response whose tag and count `r` has read.
+fn decode_outcomes<'a, E: From<Malformed>>(
+    r: &mut Reader<'a>,
+    count: u32,
+    mut each: impl FnMut(Outcome<'a>) -> Result<(), E>,
+) -> Result<(), E> {
     for _ in 0..count {
         let seq = r.leb("response")?;
         let kind = r.u8("response")?;
@@ -454,9 +487,6 @@ pub(crate) fn decode_response<'a, E: From<Malformed>>(
             _ => return Err(Malformed("response").into()),
         };
         each(Outcome { seq, result })?;
-    }
-    if !r.0.is_empty() {
-        return Err(Malformed("message").into());
     }
     Ok(())
 }

@@ -34,6 +34,8 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
     dying::install_hook(|panic| LAST_PANIC.with(|last| *last.borrow_mut() = Some(panic)));
     let registry = registry();
     let mut out = Vec::new();
+    // The response as a run (`codec::run`), when it can be one.
+    let mut run_out = Vec::new();
     // The buffers detached from the results of one response; once sent, the
     // largest is kept to receive the next large argument into.
     let mut detached_out = Vec::new();
@@ -123,7 +125,13 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         if let Err(error) = crate::worker::trace::flush(&mut channel, &mut trace_buf) {
             fail(&format!("cannot send tracing records: {error}"));
         }
-        if let Err(error) = channel.send(&out) {
+        // All plain values (nearly every batch) go as a run, which the
+        // parent's slot passes on without walking it.
+        let reply = match codec::response_as_run(&out, &mut run_out) {
+            true => &run_out,
+            false => &out,
+        };
+        if let Err(error) = channel.send(reply) {
             fail(&format!("cannot reply: {error}"));
         }
         for buf in detached_out.drain(..) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::output::with_tail;
 use super::{Sent, Slot, Trip, Wanted, killed_error};
 use crate::error::Error;
-use crate::pool::job::{Answered, Answers, Job, Reply, Run};
+use crate::pool::job::{Answered, Answers, Job, Reply, Run, Tasks};
 use crate::pool::trace::recv_answer;
 use crate::wire::Broke;
 use crate::wire::codec;
@@ -127,46 +127,33 @@ impl Slot {
 /// detached from each (by position; only those with some), or an error if the
 /// message is not a valid answer to it (the worker is then not trusted).
 ///
-/// One pass, and a [`Run`] while every call returned a plain value: a batch
-/// of thousands of calls costs one vector of spans, not an entry per call.
+/// A run response, as a worker sends when every call returned a plain
+/// value, is taken whole: a batch of thousands of calls costs no work per
+/// call here (see `codec::run`).
 pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wanted), Error> {
+    let first = job.tasks.indexes().next().unwrap_or(0);
+    let len = job.tasks.len();
+    if let Some((seq, count, at)) = codec::run_response(&msg) {
+        // A worker makes a run of calls numbered one after the other.
+        let follow =
+            matches!(job.tasks, Tasks::Packed(_)) || job.tasks.indexes().eq(first..first + len);
+        if seq != first as u64 || count != len || !follow {
+            return Err(Error::Malformed("response"));
+        }
+        return Ok((
+            Answered::Run(Run::new(Arc::new(msg), first, len, at)),
+            Vec::new(),
+        ));
+    }
     let msg = Arc::new(msg);
     let base = msg.as_ptr() as usize;
-    let first = job.tasks.indexes().next().unwrap_or(0);
-    // Spans are 32-bit; a larger answer goes one by one.
-    let mut spans = (msg.len() <= u32::MAX as usize).then(|| Vec::with_capacity(job.tasks.len()));
-    let mut each: Answers = Vec::new();
+    let mut each: Answers = Vec::with_capacity(len);
     let mut wanted = Vec::new();
     let mut tasks = job.tasks.indexes();
-    let mut position = 0;
     codec::decode_response(&msg, |outcome| {
         let index = tasks.next().ok_or(Error::Malformed("response"))?;
         if outcome.seq != index as u64 {
             return Err(Error::Malformed("response"));
-        }
-        let plain = matches!(&outcome.result, Ok((_, lens)) if lens.len() == 0);
-        if let Some(run) = spans
-            .as_mut()
-            .filter(|_| plain && index == first + position)
-        {
-            let Ok((bytes, _)) = outcome.result else {
-                unreachable!("checked plain")
-            };
-            let start = bytes.as_ptr() as usize - base;
-            run.push((start as u32, (start + bytes.len()) as u32));
-            position += 1;
-            return Ok(());
-        }
-        if let Some(run) = spans.take() {
-            each.reserve_exact(job.tasks.len());
-            each.extend(
-                Run {
-                    msg: msg.clone(),
-                    first,
-                    spans: run,
-                }
-                .into_answers(),
-            );
         }
         let result = match outcome.result {
             Ok((bytes, lens)) => {
@@ -179,15 +166,10 @@ pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wante
             Err(failure) => Err(failure.into_error(job.id)),
         };
         each.push((index, result));
-        position += 1;
         Ok(())
     })?;
     if tasks.next().is_some() {
         return Err(Error::Malformed("response"));
     }
-    let answered = match spans {
-        Some(spans) => Answered::Run(Run { msg, first, spans }),
-        None => Answered::Each(each),
-    };
-    Ok((answered, wanted))
+    Ok((Answered::Each(each), wanted))
 }
