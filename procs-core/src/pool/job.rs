@@ -79,6 +79,7 @@ impl Run {
 
     /// Where the next value lies in `msg`. The slot did not look inside the
     /// message: a value that does not fit in it is the caller's to find.
+    #[inline]
     pub(crate) fn next_range(&mut self) -> Result<Range<usize>, Error> {
         codec::next_item(&self.msg, &mut self.at).ok_or(Error::Malformed("response"))
     }

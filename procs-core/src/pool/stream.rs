@@ -113,6 +113,10 @@ pub(crate) struct RawResults<'a> {
     per_task: Option<f64>,
     /// Calls submitted and not answered yet.
     unanswered: usize,
+    /// While more calls than this are outstanding, the window is full
+    /// enough (`usize::MAX` when the window's size must be worked out
+    /// again).
+    full_above: usize,
     /// Where the call was made, for its jobs.
     caller: Arc<Caller>,
 }
@@ -146,6 +150,7 @@ impl<'a> RawResults<'a> {
             batch: pool.chunk_size().unwrap_or(1),
             per_task: None,
             unanswered: 0,
+            full_above: usize::MAX,
             caller: Arc::new(Caller::here(pool.counters())),
         }
     }
@@ -163,7 +168,17 @@ impl<'a> RawResults<'a> {
 
     /// Takes calls from the input until the window is full, grouping
     /// consecutive calls of one function into batches.
+    #[inline]
     fn fill(&mut self) {
+        // Asked before every result: most find the window full, or the
+        // input done, and should cost no more than this.
+        if self.input_done || (self.outstanding > 0 && self.outstanding > self.full_above) {
+            return;
+        }
+        self.fill_window();
+    }
+
+    fn fill_window(&mut self) {
         let window = self.window();
         // Batches must leave every worker something to do.
         let batch = self
@@ -172,7 +187,8 @@ impl<'a> RawResults<'a> {
         // Refill a whole batch at a time: topping up one call per call
         // consumed would send one-call messages however large `batch` is.
         // While calls wait for the consumer there is no hurry.
-        if self.outstanding > 0 && window.saturating_sub(self.outstanding) < batch {
+        self.full_above = window.saturating_sub(batch);
+        if self.outstanding > 0 && self.outstanding > self.full_above {
             return;
         }
         // Sized once: growing a batch of thousands by doubling costs a
@@ -291,6 +307,8 @@ impl<'a> RawResults<'a> {
     fn adapt(&mut self, per_task: Duration) {
         let pinned = self.pool.chunk_size().is_some();
         (self.per_task, self.batch) = adapted(self.per_task, self.batch, per_task, pinned);
+        // The window follows the batch size.
+        self.full_above = usize::MAX;
     }
 
     /// Takes one more call from the input, one that failed before it could
@@ -440,6 +458,7 @@ impl<'a> RawResults<'a> {
         Some(taken)
     }
 
+    #[inline]
     fn pop_ready<T>(&mut self, take: impl FnOnce(&'static str, Taken<'_>) -> T) -> Option<T> {
         let segment = self.ready.front_mut()?;
         let id = segment.id;

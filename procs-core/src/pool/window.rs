@@ -19,6 +19,7 @@ pub(crate) enum Taken<'s> {
 
 impl<'s> Taken<'s> {
     /// The next value of `run`.
+    #[inline]
     pub(crate) fn next_of(run: &'s mut Run) -> Taken<'s> {
         match run.next_range() {
             Ok(range) => Taken::InPlace(&run.msg, range),
@@ -36,6 +37,7 @@ impl<'s> Taken<'s> {
 
     /// The call's result, decoded by `decode` from the value's bytes where
     /// they lie.
+    #[inline]
     pub(crate) fn decode<T>(
         self,
         decode: impl FnOnce(Input<'_>) -> Result<T, Error>,
@@ -113,6 +115,7 @@ impl Segment {
     }
 
     /// The next answer in order, if it has come.
+    #[inline]
     pub(crate) fn take(&mut self) -> Option<Taken<'_>> {
         if self.yielded == self.len {
             return None;
@@ -126,6 +129,7 @@ impl Segment {
         Some(taken)
     }
 
+    #[inline]
     pub(crate) fn is_ready(&self) -> bool {
         match &self.answers {
             Filed::None => false,

@@ -61,6 +61,7 @@ pub(crate) fn items(body: &[u8]) -> impl Iterator<Item = Option<Range<usize>>> +
 
 /// Where the item whose length is at `*at` in `msg` lies, moving `*at` past
 /// it; `None` if the message is malformed there.
+#[inline]
 pub(crate) fn next_item(msg: &[u8], at: &mut usize) -> Option<Range<usize>> {
     let mut r = Reader(msg.get(*at..)?);
     let len = usize::try_from(r.leb("run").ok()?).ok()?;
