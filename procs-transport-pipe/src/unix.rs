@@ -77,6 +77,13 @@ impl Channel for PipeChannel {
         frame::read_frame(&mut self.rx, self.max_message_size)
     }
 
+    fn send_many(&mut self, msgs: &[&[u8]]) -> io::Result<()> {
+        if msgs.iter().any(|msg| msg.len() >= splice::SPLICE_MIN) {
+            return msgs.iter().try_for_each(|msg| self.send(msg));
+        }
+        frame::write_frames(&mut self.tx, msgs)
+    }
+
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
         frame::read_frame_into(&mut self.rx, self.max_message_size, buf)
     }

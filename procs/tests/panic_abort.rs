@@ -60,4 +60,10 @@ fn a_panic_under_abort_is_reported_with_its_message_and_location() {
         ) && lines[9].ends_with("cannot warm up"),
         "{stdout}"
     );
+    let burst = "burst ok 2999 failed 2000 panicked: remote function \
+                 `panic_abort_fixture::boom_late` panicked at src/main.rs:";
+    assert!(
+        lines[10].starts_with(burst) && lines[10].ends_with("boom at 2000"),
+        "{stdout}"
+    );
 }

@@ -54,6 +54,7 @@ pub(crate) trait ErasedTransport: Send + Sync + 'static {
 
 pub(crate) trait ErasedChannel: Send {
     fn send(&mut self, msg: &[u8]) -> Result<(), BoxError>;
+    fn send_many(&mut self, msgs: &[&[u8]]) -> Result<(), BoxError>;
     fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError>;
     fn recv_into(&mut self, buf: &mut Vec<u8>) -> Result<bool, BoxError>;
     fn reads(&self) -> Option<u64>;
@@ -73,6 +74,10 @@ impl<T: Transport> ErasedTransport for T {
 impl<C: Channel> ErasedChannel for C {
     fn send(&mut self, msg: &[u8]) -> Result<(), BoxError> {
         Channel::send(self, msg).map_err(erase::<C>)
+    }
+
+    fn send_many(&mut self, msgs: &[&[u8]]) -> Result<(), BoxError> {
+        Channel::send_many(self, msgs).map_err(erase::<C>)
     }
 
     fn recv(&mut self) -> Result<Option<Vec<u8>>, BoxError> {

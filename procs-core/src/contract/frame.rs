@@ -50,6 +50,38 @@ pub fn write_frame(w: &mut impl Write, msg: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Writes each of `msgs` as one frame, all with one `write` when they are
+/// small together.
+///
+/// # Examples
+///
+/// ```
+/// use procs_core::transport::frame::{read_frame, write_frames};
+///
+/// let mut wire = Vec::new();
+/// write_frames(&mut wire, &[b"a", b"bc"])?;
+/// let mut reader = &wire[..];
+/// assert_eq!(read_frame(&mut reader, 8)?.as_deref(), Some(&b"a"[..]));
+/// assert_eq!(read_frame(&mut reader, 8)?.as_deref(), Some(&b"bc"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Whatever the writer returns.
+pub fn write_frames(w: &mut impl Write, msgs: &[&[u8]]) -> io::Result<()> {
+    let total: usize = msgs.iter().map(|msg| HEADER_LEN + msg.len()).sum();
+    if total > COALESCE_LIMIT {
+        return msgs.iter().try_for_each(|msg| write_frame(w, msg));
+    }
+    let mut buf = Vec::with_capacity(total);
+    for msg in msgs {
+        buf.extend_from_slice(&(msg.len() as u64).to_le_bytes());
+        buf.extend_from_slice(msg);
+    }
+    w.write_all(&buf)
+}
+
 /// Reads one frame; `Ok(None)` if the stream ended cleanly before it.
 ///
 /// # Examples

@@ -104,6 +104,42 @@ pub trait Channel: Send + 'static {
     /// When the peer is gone or the message is over the limit.
     fn send(&mut self, msg: &[u8]) -> Result<(), Self::Error>;
 
+    /// Sends several whole messages, in order, as [`send`](Self::send)
+    /// would one by one; the default does just that.
+    ///
+    /// procs sends a burst's pipelined requests with it (several tiny calls
+    /// for one worker at a time): a transport that can write them with one
+    /// system call (a stream: their frames one after the other, see
+    /// [`frame::write_frames`](crate::transport::frame::write_frames))
+    /// saves a system call, and often a wake-up of the peer, per message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::os::unix::net::UnixStream;
+    /// # use procs_core::transport::{frame, Channel};
+    /// # struct SocketChannel(UnixStream);
+    /// # impl Channel for SocketChannel {
+    /// #     type Error = std::io::Error;
+    /// #     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> { frame::write_frame(&mut self.0, msg) }
+    /// #     fn recv(&mut self) -> std::io::Result<Option<Vec<u8>>> { frame::read_frame(&mut self.0, 1 << 20) }
+    /// # }
+    /// let (a, b) = UnixStream::pair()?;
+    /// let (mut a, mut b) = (SocketChannel(a), SocketChannel(b));
+    /// a.send_many(&[b"one", b"two"])?;
+    /// assert_eq!(b.recv()?.as_deref(), Some(&b"one"[..]));
+    /// assert_eq!(b.recv()?.as_deref(), Some(&b"two"[..]));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); the messages before the failing one may
+    /// have been sent.
+    fn send_many(&mut self, msgs: &[&[u8]]) -> Result<(), Self::Error> {
+        msgs.iter().try_for_each(|msg| self.send(msg))
+    }
+
     /// Blocks until one whole message arrives; `Ok(None)` when the peer
     /// closed the link between messages.
     ///

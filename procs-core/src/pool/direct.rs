@@ -54,6 +54,32 @@ impl Lent {
         lock(&self.places[index]).take()
     }
 
+    /// Every idle worker with room for a task under `max_tasks`, each in
+    /// its place, held until the guard is dropped.
+    pub(crate) fn borrow_idle(&self, max_tasks: Option<usize>) -> Vec<Borrowed<'_>> {
+        let mut borrowed = Vec::new();
+        for (index, place) in self.places.iter().enumerate() {
+            let Ok(guard) = place.try_lock() else {
+                continue;
+            };
+            if guard
+                .as_ref()
+                .is_some_and(|worker| max_tasks.is_none_or(|max| worker.tasks < max))
+            {
+                borrowed.push(Borrowed {
+                    index,
+                    place: guard,
+                });
+            }
+        }
+        borrowed
+    }
+
+    /// The pool's counters.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// Runs `spec` on an idle worker, or gives it back if none is idle.
     #[allow(
         clippy::result_large_err,
@@ -83,6 +109,14 @@ impl Lent {
         }
         Err(spec)
     }
+}
+
+/// A lent worker in its place, which a caller holds.
+pub(crate) struct Borrowed<'a> {
+    /// The slot that lent it.
+    pub(crate) index: usize,
+    /// `Some` until the caller retires the worker.
+    pub(crate) place: MutexGuard<'a, Option<Worker>>,
 }
 
 fn call_on(
@@ -135,40 +169,59 @@ fn exchange(
             }
             result
         }
-        Ok(Answer::Dying(mut error)) => {
-            // Reaped before the place is free again, as below; its death is
-            // the panic's, already reported.
-            let worker = guard.take().expect("still lent");
-            let _ = retire(worker, watch, index, false);
-            record_tail(&mut error, output.as_ref());
-            Err(error)
-        }
-        Err(broke) => {
-            // Reaped before the place is free again: a pool shut down or
-            // killed meanwhile waits for this, so it never returns with a
-            // child left.
-            let worker = guard.take().expect("still lent");
-            let (error, garbage) = match broke {
-                Broke::Link(error) => (error, false),
-                Broke::Garbage => (None, true),
-            };
-            let garbage = garbage
-                || error
-                    .as_deref()
-                    .is_some_and(crate::pool::launch::is_protocol_error);
-            let (retired, killed) = retire(worker, watch, index, garbage);
-            if killed.is_some() || watch.is_pool_killed() {
-                return Err(Error::PoolClosed);
-            }
-            drop(guard);
-            if garbage && error.is_none() {
-                return Err(Error::Malformed("response"));
-            }
-            let mut error = lost_reason(id, error, retired, false, garbage);
-            record_tail(&mut error, output.as_ref());
-            Err(error)
-        }
+        Ok(Answer::Dying(error)) => Err(dying(&mut guard, index, watch, error)),
+        Err(broke) => Err(broken(&mut guard, index, watch, id, broke)),
     }
+}
+
+/// Retires the lent worker in `place`, aborting after the call it ran
+/// panicked (`error`): its death is the panic's, already reported.
+pub(crate) fn dying(
+    place: &mut MutexGuard<'_, Option<Worker>>,
+    index: usize,
+    watch: &Watch,
+    mut error: Error,
+) -> Error {
+    // Reaped before the place is free again, as below.
+    let worker = place.take().expect("still lent");
+    let output = worker.output.clone();
+    let _ = retire(worker, watch, index, false);
+    record_tail(&mut error, output.as_ref());
+    error
+}
+
+/// Retires the lent worker in `place`, whose link broke while it ran a
+/// call of `id`, and makes that call's error: its death if it exited on its
+/// own, a transport failure if it had to be killed.
+pub(crate) fn broken(
+    place: &mut MutexGuard<'_, Option<Worker>>,
+    index: usize,
+    watch: &Watch,
+    id: &str,
+    broke: Broke,
+) -> Error {
+    // Reaped before the place is free again: a pool shut down or killed
+    // meanwhile waits for this, so it never returns with a child left.
+    let worker = place.take().expect("still lent");
+    let output = worker.output.clone();
+    let (error, garbage) = match broke {
+        Broke::Link(error) => (error, false),
+        Broke::Garbage => (None, true),
+    };
+    let garbage = garbage
+        || error
+            .as_deref()
+            .is_some_and(crate::pool::launch::is_protocol_error);
+    let (retired, killed) = retire(worker, watch, index, garbage);
+    if killed.is_some() || watch.is_pool_killed() {
+        return Error::PoolClosed;
+    }
+    if garbage && error.is_none() {
+        return Error::Malformed("response");
+    }
+    let mut error = lost_reason(id, error, retired, false, garbage);
+    record_tail(&mut error, output.as_ref());
+    error
 }
 
 /// What came back for a call.

@@ -273,6 +273,24 @@ impl Job {
         }
     }
 
+    /// The bytes its request takes on the wire (tag, count, timeout, ID,
+    /// calls), detached buffers included, without encoding it.
+    pub(crate) fn request_len(&self) -> usize {
+        let header = crate::contract::frame::HEADER_LEN;
+        header + 1 + 4 + 8 + 4 + self.id.len() + self.tasks.wire_len()
+    }
+
+    /// Whether it may run in a burst on an idle worker (`pool::burst`):
+    /// one call, without deadline or retries, whose small request detaches
+    /// nothing.
+    pub(crate) fn bursts(&self) -> bool {
+        self.tasks.len() == 1
+            && self.timeout.is_none()
+            && self.retry.is_none()
+            && !self.tasks.detaches()
+            && self.request_len() <= crate::pool::burst::BURST_REQUEST_BYTES
+    }
+
     /// Answers every call with an error made by `error`.
     pub(crate) fn fail(self, error: impl Fn() -> Error) {
         let n = self.tasks.len();

@@ -3,6 +3,7 @@
 //! answers behind every `call` and `pmap`. `README.md` beside this file says
 //! how the pieces fit and why they cannot deadlock.
 
+pub(crate) mod burst;
 pub(crate) mod caller;
 pub(crate) mod cgroup;
 pub(crate) mod direct;
@@ -21,6 +22,7 @@ pub(crate) mod trace;
 pub(crate) mod watch;
 pub(crate) mod window;
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -190,6 +192,30 @@ impl Shared {
             State::Running { queue, .. } => Retry::new(self.retry_policy(proc), queue),
             State::Refused(_) => None,
         }
+    }
+
+    /// Whether a stream's short one-call jobs may run in bursts on idle
+    /// workers (`burst`): as a lone call may run on one (`direct`).
+    pub(crate) fn bursts(&self) -> bool {
+        matches!(&self.state, State::Running { config, .. } if config.lends(None))
+    }
+
+    /// Runs `jobs` in a burst on the idle workers (see [`burst`]); what it
+    /// could not run goes through the queue.
+    pub(crate) fn burst(&self, jobs: VecDeque<Job>) {
+        let State::Running { config, queue, .. } = &self.state else {
+            return jobs.into_iter().for_each(|job| self.submit(job));
+        };
+        let max_tasks = config.max_tasks_per_worker.map(NonZeroUsize::get);
+        let left = burst::run(&config.lent, jobs, &config.watch, max_tasks);
+        // Counted when they were sent, and older than the unsent ones.
+        for job in left.returned {
+            if let Err(unsent) = queue.send(job) {
+                self.counters.taken(unsent.tasks.len());
+                unsent.fail(|| Error::PoolClosed);
+            }
+        }
+        left.unsent.into_iter().for_each(|job| self.submit(job));
     }
 
     pub(crate) fn submit(&self, job: Job) {

@@ -39,11 +39,14 @@ mod overran;
 mod receive;
 mod start;
 
+pub(crate) use output::catch_up;
+pub(crate) use receive::parse_response;
+
 /// Unanswered request bytes allowed per worker beyond the first request.
-const PIPELINE_BYTES: usize = 16 << 10;
+pub(crate) const PIPELINE_BYTES: usize = 16 << 10;
 
 /// Requests in flight per worker at most.
-const PIPELINE_DEPTH: usize = 8;
+pub(crate) const PIPELINE_DEPTH: usize = 8;
 
 /// What every slot of a pool shares.
 pub(crate) struct SlotConfig {
@@ -455,11 +458,9 @@ impl Slot {
     }
 }
 
-/// The bytes a job's request takes on the wire (tag, count, timeout, ID,
-/// calls), detached buffers included, without encoding it.
+/// The bytes a job's request takes on the wire.
 fn request_len(job: &Job) -> usize {
-    let header = crate::contract::frame::HEADER_LEN;
-    header + 1 + 4 + 8 + 4 + job.id.len() + job.tasks.wire_len()
+    job.request_len()
 }
 
 /// Sends a request and then the buffers detached from it.

@@ -73,6 +73,12 @@ impl Counters {
         self.taken.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// `n` calls that had left the queue went back to it (their worker
+    /// died before they started).
+    pub(crate) fn returned(&self, n: usize) {
+        self.taken.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+
     /// A call was answered for good.
     pub(crate) fn answered(&self, result: &Result<Reply, Error>) {
         let counter = match result {

@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Error;
 use crate::pool::Shared;
+use crate::pool::burst::BURST_JOB_TIME;
 use crate::pool::caller::Caller;
 use crate::pool::job::{Answered, CancelFlag, Done, Job, Reply, ReplyTo, Task};
 use crate::pool::source::{Packing, Source};
@@ -119,6 +120,10 @@ pub(crate) struct RawResults<'a> {
     full_above: usize,
     /// Where the call was made, for its jobs.
     caller: Arc<Caller>,
+    /// Whether the pool lets short one-call jobs run in bursts.
+    bursts: bool,
+    /// Jobs set aside for the next burst.
+    bursting: VecDeque<Job>,
 }
 
 impl<'a> RawResults<'a> {
@@ -151,6 +156,8 @@ impl<'a> RawResults<'a> {
             per_task: None,
             unanswered: 0,
             full_above: usize::MAX,
+            bursts: pool.bursts(),
+            bursting: VecDeque::new(),
             caller: Arc::new(Caller::here(pool.counters())),
         }
     }
@@ -162,6 +169,13 @@ impl<'a> RawResults<'a> {
         let workers = self.pool.workers().max(1);
         match self.pool.window() {
             Some(window) => window,
+            // A burst should keep the workers busy as long as a batch
+            // does, and the window hold two.
+            None if self.bursting() => {
+                let per_task = self.per_task.unwrap_or(1.0).max(1e-9);
+                let calls = (BATCH_TIME.as_secs_f64() / per_task) as usize * workers;
+                (calls * 2).clamp(16 * workers, WINDOW_CAP)
+            }
             None => (self.batch * workers * 4).clamp(16 * workers, WINDOW_CAP),
         }
     }
@@ -187,7 +201,18 @@ impl<'a> RawResults<'a> {
         // Refill a whole batch at a time: topping up one call per call
         // consumed would send one-call messages however large `batch` is.
         // While calls wait for the consumer there is no hurry.
-        self.full_above = window.saturating_sub(batch);
+        let bursting = self.bursting();
+        // A burst borrows idle workers: while this stream's jobs are still
+        // with the slots, their workers are not idle (and the burst's jobs
+        // would go to the slots too, and keep them busy for the next).
+        if bursting && self.unanswered > 0 {
+            return;
+        }
+        let refill = match bursting {
+            true => window / 2,
+            false => batch,
+        };
+        self.full_above = window.saturating_sub(refill);
         if self.outstanding > 0 && self.outstanding > self.full_above {
             return;
         }
@@ -261,6 +286,7 @@ impl<'a> RawResults<'a> {
             }
         }
         self.submit_group(&mut group);
+        self.flush_burst();
     }
 
     /// Submits the calls grouped so far, if any, and starts a new group.
@@ -299,7 +325,39 @@ impl<'a> RawResults<'a> {
         let mut job = Job::new(id, tasks, timeout, self.cancel.clone(), reply);
         job.pipelined = expected.is_some_and(|t| t < PIPELINE_JOB_TIME.as_secs_f64());
         job.retry = self.pool.retry(retry);
-        self.pool.submit(job);
+        let short = expected.is_some_and(|t| t < BURST_JOB_TIME.as_secs_f64());
+        if short && self.bursts && job.bursts() {
+            self.bursting.push_back(job);
+        } else {
+            self.pool.submit(job);
+        }
+    }
+
+    /// A stream that is polled must not block its executor's thread for a
+    /// burst: its jobs go through the slots.
+    fn never_burst(&mut self) {
+        if self.bursts {
+            self.bursts = false;
+            self.full_above = usize::MAX;
+        }
+    }
+
+    /// Runs the jobs set aside for a burst (see `pool::burst`).
+    fn flush_burst(&mut self) {
+        if !self.bursting.is_empty() {
+            self.pool.burst(std::mem::take(&mut self.bursting));
+        }
+    }
+
+    /// Whether this stream's jobs run in bursts now: one call each, known
+    /// to be short. Each burst should then be many jobs, not one per result
+    /// consumed: the caller waits for the whole burst.
+    fn bursting(&self) -> bool {
+        self.bursts
+            && self.batch == 1
+            && self
+                .per_task
+                .is_some_and(|t| t < BURST_JOB_TIME.as_secs_f64())
     }
 
     /// Learns from a batch's time per call how large the next ones should be
@@ -397,6 +455,7 @@ impl<'a> RawResults<'a> {
         // Registered before looking, so that an answer filed after the look
         // wakes the task.
         self.waker.register(cx.waker());
+        self.never_burst();
         self.fill();
         loop {
             match self.ready.front().map(Segment::is_ready) {
@@ -416,6 +475,7 @@ impl<'a> RawResults<'a> {
         take: impl FnOnce(usize, &'static str, Taken<'_>) -> T,
     ) -> Poll<Option<T>> {
         self.waker.register(cx.waker());
+        self.never_burst();
         self.fill();
         loop {
             if !self.completed.is_empty() {

@@ -100,6 +100,14 @@ impl Tasks {
         self.len() == 0
     }
 
+    /// Whether some call's arguments detached buffers.
+    pub(crate) fn detaches(&self) -> bool {
+        match self {
+            Tasks::Each(tasks) => tasks.iter().any(|t| !t.args.detached.is_empty()),
+            Tasks::Packed(_) => false,
+        }
+    }
+
     /// The position of the call at `offset`.
     pub(crate) fn index(&self, offset: usize) -> usize {
         match self {

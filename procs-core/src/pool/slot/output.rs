@@ -5,6 +5,7 @@
 use super::Slot;
 use crate::error::Error;
 use crate::pool::job::Answered;
+use crate::pool::launch::Worker;
 use crate::pool::output::{Forwarding, record_tail, record_tail_text};
 
 impl Slot {
@@ -26,29 +27,8 @@ impl Slot {
     /// wrote this answer's output too. Pipelined one-call answers mostly
     /// arrive several to a read.
     pub(super) fn catch_up_output(&mut self, answered: &mut Answered) {
-        let Some(worker) = self.worker.as_mut() else {
-            return;
-        };
-        let Some(output) = worker.output.as_ref() else {
-            return;
-        };
-        let results = match answered {
-            Answered::Each(results) => &mut results[..],
-            Answered::Run(_) => &mut [],
-        };
-        let failed = results.iter().any(|(_, result)| result.is_err());
-        let reads = worker.channel.reads();
-        if !failed && reads.is_some() && reads == worker.caught_up {
-            output.mark();
-            return;
-        }
-        let tail = output.catch_up_then_mark(failed);
-        worker.caught_up = reads;
-        for error in results
-            .iter_mut()
-            .filter_map(|(_, result)| result.as_mut().err())
-        {
-            record_tail_text(error, || tail.clone());
+        if let Some(worker) = self.worker.as_mut() {
+            catch_up(worker, answered);
         }
     }
 
@@ -66,4 +46,30 @@ impl Slot {
 pub(super) fn with_tail(mut error: Error, output: Option<&Forwarding>) -> Error {
     record_tail(&mut error, output);
     error
+}
+
+/// The slot's [`catch_up_output`](Slot::catch_up_output) for `worker`,
+/// which a caller running calls itself (`pool::burst`) uses too.
+pub(crate) fn catch_up(worker: &mut Worker, answered: &mut Answered) {
+    let Some(output) = worker.output.as_ref() else {
+        return;
+    };
+    let results = match answered {
+        Answered::Each(results) => &mut results[..],
+        Answered::Run(_) => &mut [],
+    };
+    let failed = results.iter().any(|(_, result)| result.is_err());
+    let reads = worker.channel.reads();
+    if !failed && reads.is_some() && reads == worker.caught_up {
+        output.mark();
+        return;
+    }
+    let tail = output.catch_up_then_mark(failed);
+    worker.caught_up = reads;
+    for error in results
+        .iter_mut()
+        .filter_map(|(_, result)| result.as_mut().err())
+    {
+        record_tail_text(error, || tail.clone());
+    }
 }

@@ -130,7 +130,7 @@ impl Slot {
 /// A run response, as a worker sends when every call returned a plain
 /// value, is taken whole: a batch of thousands of calls costs no work per
 /// call here (see `codec::run`).
-pub(super) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wanted), Error> {
+pub(crate) fn parse_response(msg: Vec<u8>, job: &Job) -> Result<(Answered, Wanted), Error> {
     let first = job.tasks.indexes().next().unwrap_or(0);
     let len = job.tasks.len();
     if let Some((seq, count, at)) = codec::run_response(&msg) {
