@@ -42,15 +42,15 @@ use crate::wire::codec::{self, Message};
 use crate::wire::spare::Spare;
 
 /// Requests in flight per worker at most in a burst.
-const BURST_DEPTH: usize = 16;
+const BURST_DEPTH: usize = 64;
 
 /// Jobs expected to take less than this may run in a burst.
 pub(crate) const BURST_JOB_TIME: Duration = Duration::from_micros(200);
 
 /// The largest request a burst sends: a job with larger arguments goes to
-/// the queue, so that a worker's requests in flight stay within
-/// [`PIPELINE_BYTES`].
-pub(crate) const BURST_REQUEST_BYTES: usize = PIPELINE_BYTES / BURST_DEPTH;
+/// the queue. A worker's requests in flight stay within [`PIPELINE_BYTES`]
+/// together.
+pub(crate) const BURST_REQUEST_BYTES: usize = PIPELINE_BYTES / 16;
 
 /// What a burst gives back to the queue.
 #[derive(Default)]
@@ -65,6 +65,8 @@ pub(crate) struct Left {
 struct Lane<'a> {
     worker: Borrowed<'a>,
     in_flight: VecDeque<Job>,
+    /// The bytes of the requests in flight.
+    bytes: usize,
     /// When the oldest request in flight started running, as far as the
     /// caller can tell (for the stream's time per call).
     head_since: Instant,
@@ -87,6 +89,7 @@ pub(crate) fn run(
         .map(|worker| Lane {
             worker,
             in_flight: VecDeque::new(),
+            bytes: 0,
             head_since: Instant::now(),
             unsendable: None,
         })
@@ -99,7 +102,7 @@ pub(crate) fn run(
     let mut spare = Spare::default();
     loop {
         for (at, lane) in lanes.iter_mut().enumerate() {
-            let room = lane.room(max_tasks).min(jobs.len());
+            let room = lane.room(&jobs, max_tasks);
             if room == 0 {
                 continue;
             }
@@ -140,18 +143,28 @@ struct Requests {
 }
 
 impl Lane<'_> {
-    /// How many more requests it takes now: none while more than half its
-    /// pipeline is full, so that requests go several to a write.
-    fn room(&self, max_tasks: Option<usize>) -> usize {
+    /// How many of `jobs` it takes now: none while more than half its
+    /// pipeline is full, so that requests go several to a write (and a
+    /// worker is woken once for several).
+    fn room(&self, jobs: &VecDeque<Job>, max_tasks: Option<usize>) -> usize {
         let Some(worker) = self.worker.place.as_ref() else {
             return 0;
         };
-        if self.unsendable.is_some() || self.in_flight.len() > BURST_DEPTH / 2 {
+        let full = self.in_flight.len() > BURST_DEPTH / 2 || self.bytes > PIPELINE_BYTES / 2;
+        if self.unsendable.is_some() || full {
             return 0;
         }
         let sent = worker.tasks + self.in_flight.len();
         let tasks = max_tasks.map_or(usize::MAX, |max| max.saturating_sub(sent));
-        (BURST_DEPTH - self.in_flight.len()).min(tasks)
+        let count = (BURST_DEPTH - self.in_flight.len()).min(tasks);
+        let mut bytes = self.bytes;
+        jobs.iter()
+            .take(count)
+            .take_while(|job| {
+                bytes += job.request_len();
+                bytes <= PIPELINE_BYTES
+            })
+            .count()
     }
 
     /// Sends the requests of `jobs` with one write where the transport
@@ -184,6 +197,7 @@ impl Lane<'_> {
         if let Err(error) = worker.channel.send_many(&msgs) {
             self.unsendable = Some(error);
         }
+        self.bytes += jobs.iter().map(Job::request_len).sum::<usize>();
         self.in_flight.extend(jobs);
     }
 
@@ -192,6 +206,7 @@ impl Lane<'_> {
     /// jobs it had not started are returned.
     fn receive(&mut self, watch: &Watch, spare: &mut Spare) -> Result<(), Vec<Job>> {
         let job = self.in_flight.pop_front().expect("in flight");
+        self.bytes -= job.request_len();
         let (index, place) = (self.worker.index, &mut self.worker.place);
         let worker = place.as_mut().expect("in flight on a live worker");
         // The calling thread's own subscriber and span are the caller's.
@@ -232,8 +247,9 @@ impl Lane<'_> {
         }
         catch_up(worker, &mut answered);
         worker.tasks += 1;
-        let per_task = self.head_since.elapsed();
-        self.head_since = Instant::now();
+        let now = Instant::now();
+        let per_task = now.saturating_duration_since(self.head_since);
+        self.head_since = now;
         job.finish_answered(Some(per_task), answered);
         Ok(())
     }
