@@ -11,13 +11,15 @@
 //! request and response messages, of the same mean sizes, then cross raw
 //! pipes to as many minimal children as procs had workers: one parent thread
 //! per child writes requests and reads responses, keeping as many requests
-//! ahead as a slot keeps in flight for such calls (one for batches, which
-//! travel alone; [`PIPELINED`] for one-call messages); the child reads each
+//! ahead as procs keeps in flight for such calls (one for batches, which
+//! travel alone; [`PIPELINED`] for one-call messages, which run in bursts),
+//! and, as procs does, topping them up once half are answered with one
+//! write, and reading responses through a buffer; the child reads each
 //! request whole and writes a response, touching neither.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Instant;
@@ -32,9 +34,9 @@ use crate::table::Row;
 /// milliseconds here, too short to time on a shared machine.
 const ROUNDS: u64 = 8;
 
-/// Requests a slot keeps in flight for short one-call jobs (procs-core's
-/// `PIPELINE_DEPTH`).
-pub(crate) const PIPELINED: u64 = 8;
+/// Requests a burst keeps in flight per worker for short one-call jobs
+/// (procs-core's `BURST_DEPTH`).
+pub(crate) const PIPELINED: u64 = 64;
 
 /// The most request bytes kept ahead: well within a pipe's buffer, so that
 /// the writing thread never blocks while the child waits to write.
@@ -170,18 +172,22 @@ impl RawChild {
     }
 
     /// `messages` requests and their responses, up to `depth` (at least 1)
-    /// requests written ahead of the responses read.
+    /// requests written ahead of the responses read, topped up with one
+    /// write once no more than half of them are unanswered.
     fn exchange(&mut self, messages: u64, depth: u64) -> io::Result<()> {
         let input = self.input.as_mut().expect("open until dropped");
-        let ahead = depth.min(messages);
-        for _ in 0..ahead {
-            input.write_all(&self.request)?;
-        }
-        for answered in 0..messages {
-            self.output.read_exact(&mut self.response)?;
-            if answered + ahead < messages {
-                input.write_all(&self.request)?;
+        let mut output = BufReader::with_capacity(64 << 10, &self.output);
+        let requests = self.request.repeat(depth as usize);
+        let (mut sent, mut answered) = (0, 0);
+        while answered < messages {
+            let ahead = sent - answered;
+            if sent < messages && ahead <= depth / 2 {
+                let n = (depth - ahead).min(messages - sent);
+                input.write_all(&requests[..n as usize * self.request.len()])?;
+                sent += n;
             }
+            output.read_exact(&mut self.response)?;
+            answered += 1;
         }
         Ok(())
     }
