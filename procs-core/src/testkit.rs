@@ -63,7 +63,7 @@
 //! | [`hello_arrives_whole`] | `spawn` + `connect` give a working link; the first message arrives whole |
 //! | [`end_reaches_the_worker`] | dropping the parent's end makes the worker's `recv` return `Ok(None)`, so it exits 0 |
 //! | [`kill_ends_recv`] | killing the worker makes the parent's `recv` return, and a later `send` return |
-//! | [`round_trips`] | values of several types, hundreds of small messages in a row |
+//! | [`round_trips`] | values of several types, thousands of small messages in a row, several sent at once (`send_many`) |
 //! | [`ordering`] | results in input order whatever the durations and sizes |
 //! | [`empty_payloads`] | empty arguments and results, unit functions |
 //! | [`large_payloads`] | 64 MiB each way, and sizes around pipe and socket buffers |

@@ -120,6 +120,14 @@ impl Builder {
     /// batch, procs cannot know which calls of the batch had finished, and
     /// runs them again one by one to find the one that crashed.
     ///
+    /// With `chunk_size(1)`, once a `pmap` knows its calls are short (a
+    /// fraction of a millisecond), the calling thread sends them to the
+    /// idle workers and reads their answers itself, dozens in flight per
+    /// worker, in bursts of about 2 ms of work per worker: each call still
+    /// travels alone, and its results come a burst at a time. (Without a
+    /// deadline or resource limits on the pool; `async` streams always go
+    /// through the pool's threads.)
+    ///
     /// # Examples
     ///
     /// ```

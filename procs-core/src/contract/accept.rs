@@ -302,6 +302,13 @@ impl<L: Listener> Channel for Accepting<L> {
         }
     }
 
+    fn send_many(&mut self, msgs: &[&[u8]]) -> io::Result<()> {
+        match self.connected()? {
+            Some(channel) => channel.send_many(msgs),
+            None => Err(io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         match self.connected()? {
             Some(channel) => channel.recv(),

@@ -78,6 +78,10 @@ impl<S: Read + Write + Send + 'static> Channel for StreamChannel<S> {
         frame::write_frame(self.stream.get_mut(), msg)
     }
 
+    fn send_many(&mut self, msgs: &[&[u8]]) -> io::Result<()> {
+        frame::write_frames(self.stream.get_mut(), msgs)
+    }
+
     fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         frame::read_frame(&mut self.stream, self.max_message_size)
     }

@@ -47,6 +47,21 @@ pub fn round_trips<T: Transport + Clone>(transport: &T) {
             (1..=300).collect::<Vec<u64>>(),
             "[{name}] pmap results"
         );
+        // One call per message: short ones run in bursts, dozens of
+        // requests in flight per worker, several sent with one `send_many`.
+        let one_each = super::builder(transport, 2)
+            .chunk_size(1)
+            .build()
+            .unwrap_or_else(|e| panic!("[{name}] the pool does not start: {e}"));
+        let sums: Vec<u64> = one_each
+            .pmap(add, (0..5000u64).map(|i| (i, 1)))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("[{name}] pmap, one call per message: {e}"));
+        assert_eq!(
+            sums,
+            (1..=5000).collect::<Vec<u64>>(),
+            "[{name}] pmap results, one call per message"
+        );
         for len in [1, 2, 7, 8, 9, 255, 256, 4095, 4096, 4097] {
             let blob = Blob(pattern(len, len as u8));
             let got = pool.call(proc!(echo(blob.clone())));
