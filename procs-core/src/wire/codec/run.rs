@@ -26,23 +26,30 @@ pub(super) const RUN_RESPONSE: u8 = 8;
 
 /// Starts an item (a call's arguments) at the end of a run's body: its
 /// length goes where this returns, once [`end_item`] knows it.
+#[inline]
 pub(crate) fn begin_item(body: &mut Vec<u8>) -> usize {
     body.push(0);
     body.len() - 1
 }
 
 /// Ends the item begun at `at`: everything after its length is its bytes.
+#[inline]
 pub(crate) fn end_item(body: &mut Vec<u8>, at: usize) {
     let len = body.len() - at - 1;
-    if len < 0x80 {
-        body[at] = len as u8;
-    } else {
-        // One byte was kept for the length: enough for a tiny item; a
-        // longer one moves along for the bytes its length needs.
-        let mut leb = Vec::with_capacity(10);
-        put_leb(&mut leb, len as u64);
-        body.splice(at..=at, leb);
+    match body.get_mut(at) {
+        Some(first) if len < 0x80 => *first = len as u8,
+        _ => long_item(body, at, len),
     }
+}
+
+/// One byte was kept for the length: enough for a tiny item; a longer one
+/// moves along for the bytes its length needs.
+#[cold]
+#[inline(never)]
+fn long_item(body: &mut Vec<u8>, at: usize, len: usize) {
+    let mut leb = Vec::with_capacity(10);
+    put_leb(&mut leb, len as u64);
+    body.splice(at..=at, leb);
 }
 
 /// The items of a run's body, in order; `None` for one that does not fit.
@@ -63,6 +70,23 @@ pub(crate) fn items(body: &[u8]) -> impl Iterator<Item = Option<Range<usize>>> +
 /// it; `None` if the message is malformed there.
 #[inline]
 pub(crate) fn next_item(msg: &[u8], at: &mut usize) -> Option<Range<usize>> {
+    // Nearly every item of a run is shorter than 128 bytes: one byte of
+    // length.
+    let &len = msg.get(*at)?;
+    if len >= 0x80 {
+        return next_long_item(msg, at);
+    }
+    let start = *at + 1;
+    let end = start + usize::from(len);
+    if end > msg.len() {
+        return None;
+    }
+    *at = end;
+    Some(start..end)
+}
+
+#[inline(never)]
+fn next_long_item(msg: &[u8], at: &mut usize) -> Option<Range<usize>> {
     let mut r = Reader(msg.get(*at..)?);
     let len = usize::try_from(r.leb("run").ok()?).ok()?;
     let start = msg.len() - r.0.len();
