@@ -184,7 +184,7 @@ impl Slot {
             if job.is_cancelled() {
                 continue;
             }
-            let size = request_len(&job);
+            let size = job.request_len();
             let alone = self.runs_alone(&job) || size > PIPELINE_BYTES;
             if !self.in_flight.is_empty()
                 && (alone || self.in_flight_bytes() + size > PIPELINE_BYTES)
@@ -359,7 +359,7 @@ impl Slot {
         }
         let worker = self.worker.as_mut().expect("started above");
         let unsent = send_all(&mut *worker.channel, &self.buf, detached).err();
-        let bytes = request_len(&job);
+        let bytes = job.request_len();
         self.in_flight.push_back(Sent { job, bytes, unsent });
         if self.in_flight.len() == 1 {
             self.watch_front();
@@ -456,11 +456,6 @@ impl Slot {
             limit: self.config.max_message_size as u64,
         }
     }
-}
-
-/// The bytes a job's request takes on the wire.
-fn request_len(job: &Job) -> usize {
-    job.request_len()
 }
 
 /// Sends a request and then the buffers detached from it.
