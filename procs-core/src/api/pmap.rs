@@ -124,12 +124,12 @@ where
         let packed = Encoded::pack(bytes, |out| <F as EncodeArgs<Args>>::encode_args(args, out));
         Some(match packed {
             Ok(None) => Packing::Packed,
-            Ok(Some(args)) => Packing::Alone(Ok(Spec::new(self.id, args))),
-            Err(source) => Packing::Alone(Err(Error::Encode {
+            Ok(Some(args)) => Packing::Alone(Box::new(Ok(Spec::new(self.id, args)))),
+            Err(source) => Packing::Alone(Box::new(Err(Error::Encode {
                 id: self.id.to_owned(),
                 payload: Payload::Arguments,
                 source,
-            })),
+            }))),
         })
     }
 

@@ -234,7 +234,7 @@ impl<'a> RawResults<'a> {
                     let is_packed = |packing: &Packing| matches!(packing, Packing::Packed);
                     match packed.pack(|bytes| packs.pack_next(bytes), is_packed) {
                         None => None,
-                        Some(Packing::Alone(spec)) => Some(spec),
+                        Some(Packing::Alone(spec)) => Some(*spec),
                         Some(Packing::Packed) => {
                             self.taken += 1;
                             self.outstanding += 1;
