@@ -131,3 +131,96 @@ fn panics_in_a_batch_fail_their_own_calls_with_their_own_messages() {
         }
     }
 }
+
+/// Answers of every shape a batch can mix, by `i`: most are small plain
+/// values (which travel as a run), every 7th a buffer large enough to
+/// travel detached, every 11th empty, and call `50k + 7` panics.
+#[remote]
+fn shaped(i: u32) -> Vec<u8> {
+    if i % 50 == 7 {
+        panic!("shaped {i}");
+    }
+    expected_shape(i)
+}
+
+fn expected_shape(i: u32) -> Vec<u8> {
+    let len = match i {
+        _ if i % 7 == 0 => 100 << 10,
+        _ if i % 11 == 0 => 0,
+        _ => (i as usize % 40) * 5,
+    };
+    (0..len).map(|j| (j as u32 ^ i) as u8).collect()
+}
+
+#[test]
+fn answers_that_cannot_travel_as_a_run_keep_their_place_among_those_that_can() {
+    let pool = pool();
+    // Twice: the second time the batches are large, with every shape in each.
+    for _ in 0..2 {
+        let results: Vec<_> = pool.pmap(shaped, 0..700u32).collect();
+        assert_eq!(results.len(), 700);
+        for (i, result) in (0..).zip(results) {
+            match result {
+                Ok(bytes) => {
+                    assert_ne!(i % 50, 7, "call {i} should have panicked");
+                    assert_eq!(bytes, expected_shape(i), "call {i}");
+                }
+                Err(error @ Error::Panicked { .. }) if i % 50 == 7 => {
+                    assert!(error.to_string().contains(&format!("shaped {i}")));
+                }
+                Err(other) => panic!("call {i}: {other}"),
+            }
+        }
+    }
+}
+
+#[remote]
+fn lucky(i: u32) -> Picky {
+    Picky(i)
+}
+
+#[test]
+fn results_that_fail_to_encode_fail_their_own_calls_in_a_batch() {
+    let pool = pool();
+    for _ in 0..2 {
+        for (i, result) in (0..).zip(pool.pmap(lucky, 0..500u32)) {
+            match result {
+                Ok(picky) => {
+                    assert_ne!(i % 13, 0, "call {i} should have failed");
+                    assert_eq!(picky.0, i);
+                }
+                Err(Error::Encode {
+                    payload: Payload::Result,
+                    ..
+                }) => assert_eq!(i % 13, 0, "call {i} failed to encode"),
+                Err(other) => panic!("call {i}: {other}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_result_over_the_message_limit_fails_alone_in_its_batch() {
+    // Under the limit: every small answer and a batch of them; over it: the
+    // 100 KiB answers, detached or not.
+    let pool = Pool::builder()
+        .workers(2)
+        .max_message_size(80 << 10)
+        .build()
+        .expect("pool starts");
+    for _ in 0..2 {
+        for (i, result) in (0..).zip(pool.pmap(shaped, 0..300u32)) {
+            match result {
+                Ok(bytes) => {
+                    assert!(i % 7 != 0 && i % 50 != 7, "call {i} should have failed");
+                    assert_eq!(bytes, expected_shape(i), "call {i}");
+                }
+                Err(Error::TooLarge { limit, .. }) if i % 7 == 0 => {
+                    assert_eq!(limit, 80 << 10);
+                }
+                Err(Error::Panicked { .. }) if i % 50 == 7 => {}
+                Err(other) => panic!("call {i}: {other}"),
+            }
+        }
+    }
+}

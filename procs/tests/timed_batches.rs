@@ -72,20 +72,21 @@ fn args(dir: &TempDir, i: u32, late: u32) -> (String, u32, u64) {
     (dir.0.display().to_string(), i, ms)
 }
 
-/// Checks the outcome of 8 calls in batches of 4 where call `late` (in the
-/// first batch) overran `timeout`.
+/// Checks the outcome of 8 calls in batches of 4 where call `late`
+/// overran `timeout`.
 fn check_overrun(dir: &TempDir, results: &[Result<u32, Error>], late: u32, timeout: Duration) {
     assert_eq!(results.len(), 8);
     let killed = ran_on(dir, late).expect("the late call started");
+    let batch = late / 4 * 4..late / 4 * 4 + 4;
     for (i, result) in (0..).zip(results) {
         match result {
             Err(Error::Timeout { timeout: t, .. }) if i == late => assert_eq!(*t, timeout),
-            Ok(pid) if i < late => {
+            Ok(pid) if batch.contains(&i) && i < late => {
                 // A batch-mate that finished before it, on the same worker:
                 // its answer came with the overrun report.
                 assert_eq!(*pid, killed, "call {i} ran in the late call's batch");
             }
-            Ok(pid) if i < 4 => {
+            Ok(pid) if batch.contains(&i) => {
                 // Never started there: queued again, run on another worker.
                 assert_ne!(*pid, killed, "call {i} ran after the overrun");
             }
@@ -126,6 +127,29 @@ fn a_pool_deadline_inside_a_batch_times_out_only_its_call() {
         .build()
         .unwrap();
     let late = 2;
+    let results: Vec<_> = pool
+        .pmap(run_once, (0..8).map(|i| args(&dir, i, late)))
+        .collect();
+    check_overrun(&dir, &results, late, timeout);
+    still_serves(&pool, &dir);
+    drop(pool);
+    assert_eq!(children(), [], "children left behind");
+}
+
+#[test]
+fn a_deadline_on_the_first_call_of_a_batch_times_out_only_that_call() {
+    let _turn = turn();
+    let dir = TempDir::new("timed-batch-first");
+    let timeout = Duration::from_millis(1_500);
+    let pool = Pool::builder()
+        .workers(2)
+        .chunk_size(4)
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    // The first call of the second batch: nothing of its batch is answered
+    // when the worker reports the overrun.
+    let late = 4;
     let results: Vec<_> = pool
         .pmap(run_once, (0..8).map(|i| args(&dir, i, late)))
         .collect();

@@ -15,7 +15,8 @@ use crate::wire::value::{decode_value, encode_value};
 mod run;
 
 pub(crate) use run::{
-    begin_item, encode_run_request, end_item, items, next_item, response_as_run, run_response,
+    begin_item, begin_run_response, encode_run_request, end_item, end_run_response, items,
+    next_item, response_as_run, run_response, run_response_items,
 };
 
 /// Bumped whenever the envelope layout or its meaning changes.
@@ -322,6 +323,22 @@ pub(crate) fn push_outcome_with<E>(
     put_lens(buf, Lens::Buffers(&detached[first_detached..]));
     bump_count(buf);
     Ok(())
+}
+
+/// Appends a successful outcome whose value is already encoded, followed on
+/// the link by `detached`.
+pub(crate) fn push_encoded_outcome(
+    buf: &mut Vec<u8>,
+    seq: u64,
+    value: &[u8],
+    detached: &[Vec<u8>],
+) {
+    put_leb(buf, seq);
+    buf.push(0);
+    put_leb(buf, value.len() as u64);
+    buf.extend_from_slice(value);
+    put_lens(buf, Lens::Buffers(detached));
+    bump_count(buf);
 }
 
 pub(crate) fn push_failure(buf: &mut Vec<u8>, seq: u64, failure: &Failure) {

@@ -8,13 +8,21 @@
 //! `panic = "abort"` needs once, not once per call. After a panic, the
 //! calls before it keep their outcomes, the panicking call gets its
 //! failure, and the loop resumes after it under a new frame.
+//!
+//! A batch's values are written straight into a run response
+//! ([`serve_as_run`]), the form nearly every batch's answers take; the
+//! first answer that cannot be in a run (a failure, a detached buffer, a
+//! response over the size limit) turns the answers so far into ordinary
+//! outcomes and the rest of the batch goes on as above. The run's count is
+//! kept up to date call by call, so that a watchdog report of the answers
+//! before a call that overran is a run the parent reads as it is.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
-use crate::remote::registry::Remote;
+use crate::remote::registry::{CallError, Remote};
 use crate::wire::codec::{self, Task};
-use crate::wire::detached::Input;
+use crate::wire::detached::{Input, Output};
 use crate::worker::serve::{failed, keep_within, panicked};
 use crate::worker::watchdog;
 
@@ -73,4 +81,113 @@ pub(super) fn serve(
         codec::push_failure(out, tasks[at].seq, &panicked(&*payload));
         next = at + 1;
     }
+}
+
+/// As [`serve`], for calls numbered one after the other: their values are
+/// written into `run` as a run response, and `true` is returned. `false` if
+/// some answer could not be in a run: `out` (a response begun and still
+/// empty) then holds every outcome, as [`serve`] leaves them.
+pub(super) fn serve_as_run(
+    remote: &Remote,
+    msg: &[u8],
+    tasks: &[Task<'_>],
+    timeout: Option<Duration>,
+    (out, run, detached_out, detach): (&mut Vec<u8>, &mut Vec<u8>, &mut Vec<Vec<u8>>, bool),
+    limit: usize,
+) -> bool {
+    let Some(first) = tasks.first() else {
+        return false;
+    };
+    codec::begin_run_response(run, first.seq);
+    // The call that left the run, and how: its error, or `None` for a
+    // value that detached buffers or made the response too large (it is at
+    // the end of `run`, from `at`).
+    let mut left: Option<(usize, usize, Option<CallError>)> = None;
+    // Where the running call's item starts: read after a panic.
+    let mut running = (0, run.len());
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+        for (index, task) in tasks.iter().enumerate() {
+            let at = codec::begin_item(run);
+            running = (index, at);
+            if let Some(timeout) = timeout {
+                // The answers so far, which stay where they are until
+                // `end`: none yet is the empty response `out`.
+                let done = if index == 0 { &out[..] } else { &run[..at] };
+                watchdog::begin(task.seq, timeout, done, &[]);
+            }
+            let mut input = Input::in_message(msg, task.args, Vec::new());
+            let mut output = Output {
+                bytes: &mut *run,
+                detached: &mut *detached_out,
+                detach,
+                marks: None,
+            };
+            let ran = (remote.invoke)(&mut input, &mut output);
+            if timeout.is_some() {
+                watchdog::end();
+            }
+            match ran {
+                Ok(()) if detached_out.is_empty() && run.len() <= limit => {
+                    codec::end_item(run, at);
+                    codec::end_run_response(run, index + 1);
+                }
+                Ok(()) => {
+                    left = Some((index, at, None));
+                    return;
+                }
+                Err(error) => {
+                    left = Some((index, at, Some(error)));
+                    return;
+                }
+            }
+        }
+    }));
+    let (index, at, failure) = match (caught, left) {
+        (Ok(()), None) => return true,
+        (Ok(()), Some((index, at, None))) => (index, at, None),
+        // Nothing of a failed or panicking call is kept; the calls before
+        // it detached nothing.
+        (Ok(()), Some((index, at, Some(error)))) => {
+            detached_out.clear();
+            (index, at, Some(failed(error)))
+        }
+        (Err(payload), _) => {
+            if timeout.is_some() {
+                watchdog::end();
+            }
+            let (index, at) = running;
+            detached_out.clear();
+            (index, at, Some(panicked(&*payload)))
+        }
+    };
+    // The calls before `index` answered with plain values: they become
+    // outcomes, each held to the limit as [`serve`] holds it.
+    let (_, items_at) = codec::run_response_items(run).expect("begun above");
+    for (task, span) in tasks.iter().zip(codec::items(&run[items_at..at])) {
+        let since = (out.len(), 0);
+        let span = span.expect("written above");
+        codec::push_encoded_outcome(out, task.seq, &run[items_at..at][span], &[]);
+        keep_within(out, &mut Vec::new(), since, task.seq, limit);
+    }
+    let task = &tasks[index];
+    match failure {
+        Some(failure) => codec::push_failure(out, task.seq, &failure),
+        None => {
+            // The value after its one byte of length (an item's length has
+            // not been written yet).
+            let since = (out.len(), 0);
+            codec::push_encoded_outcome(out, task.seq, &run[at + 1..], detached_out);
+            keep_within(out, detached_out, since, task.seq, limit);
+        }
+    }
+    let rest = &tasks[index + 1..];
+    serve(
+        remote,
+        msg,
+        rest,
+        timeout,
+        (out, detached_out, detach),
+        limit,
+    );
+    false
 }

@@ -82,9 +82,17 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         let plain = !cfg!(panic = "abort")
             && !limits::cpu_limited()
             && tasks.iter().all(|task| task.detached.len() == 0);
+        // `Some(true)` when the answers went straight into a run.
+        let mut as_run = None;
         if let (Ok(remote), true) = (&remote, plain) {
-            let output = (&mut out, &mut detached_out, detach);
-            plain::serve(remote, &msg, &tasks, timeout, output, limit);
+            if numbered_in_order(&tasks) {
+                let output = (&mut out, &mut run_out, &mut detached_out, detach);
+                let served = plain::serve_as_run(remote, &msg, &tasks, timeout, output, limit);
+                as_run = Some(served);
+            } else {
+                let output = (&mut out, &mut detached_out, detach);
+                plain::serve(remote, &msg, &tasks, timeout, output, limit);
+            }
         } else {
             for task in tasks {
                 let before = out.len();
@@ -127,9 +135,11 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
         }
         // All plain values (nearly every batch) go as a run, which the
         // parent's slot passes on without walking it.
-        let reply = match codec::response_as_run(&out, &mut run_out) {
-            true => &run_out,
-            false => &out,
+        let reply = match as_run {
+            Some(true) => &run_out,
+            Some(false) => &out,
+            None if codec::response_as_run(&out, &mut run_out) => &run_out,
+            None => &out,
         };
         if let Err(error) = channel.send(reply) {
             fail(&format!("cannot reply: {error}"));
@@ -141,6 +151,13 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
             spare.give(buf);
         }
     }
+}
+
+/// Whether the calls are numbered one after the other, as a run's are.
+fn numbered_in_order(tasks: &[codec::Task<'_>]) -> bool {
+    tasks
+        .windows(2)
+        .all(|pair| pair[0].seq.checked_add(1) == Some(pair[1].seq))
 }
 
 /// Receives the buffers detached from a request's arguments, in order.

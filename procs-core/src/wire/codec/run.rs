@@ -132,6 +132,30 @@ pub(super) fn run_tasks<'a>(r: &mut Reader<'a>, count: usize) -> Result<Vec<Task
     Ok(tasks)
 }
 
+/// Starts a run response in `run` for calls numbered from `first`, whose
+/// values the worker then appends as items ([`begin_item`], [`end_item`]);
+/// [`end_run_response`] writes their count.
+pub(crate) fn begin_run_response(run: &mut Vec<u8>, first: u64) {
+    run.clear();
+    run.push(RUN_RESPONSE);
+    run.extend_from_slice(&0u32.to_le_bytes());
+    put_leb(run, first);
+}
+
+/// Ends the run response begun in `run` with [`begin_run_response`]: it
+/// holds `count` items.
+pub(crate) fn end_run_response(run: &mut [u8], count: usize) {
+    run[1..5].copy_from_slice(&(count as u32).to_le_bytes());
+}
+
+/// The first call number of the run response begun in `run`, and where its
+/// items start.
+pub(crate) fn run_response_items(run: &[u8]) -> Option<(u64, usize)> {
+    let mut r = Reader(run.get(5..)?);
+    let first = r.leb("response").ok()?;
+    Some((first, run.len() - r.0.len()))
+}
+
 /// Rewrites `response`, a response message, into `run` as a run, if every
 /// outcome in it is a value without detached buffers and their call
 /// numbers follow each other; false otherwise (`run` is then unspecified).
@@ -277,6 +301,25 @@ mod test {
         for cut in 0..run.len() {
             assert!(decode(&run[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn a_run_response_written_item_by_item_reads_as_the_same_outcomes() {
+        let long = vec![5; 130];
+        let values: [&[u8]; 3] = [b"", &long, b"ok"];
+        let mut run = Vec::new();
+        begin_run_response(&mut run, 77);
+        assert_eq!(run_response_items(&run), Some((77, run.len())));
+        for value in values {
+            let at = begin_item(&mut run);
+            run.extend_from_slice(value);
+            end_item(&mut run, at);
+        }
+        end_run_response(&mut run, values.len());
+        assert_eq!(decode(&run), decode(&response(77, &values)));
+        let mut rewritten = Vec::new();
+        assert!(response_as_run(&response(77, &values), &mut rewritten));
+        assert_eq!(run, rewritten);
     }
 
     #[test]
