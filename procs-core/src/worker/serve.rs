@@ -134,7 +134,8 @@ pub(crate) fn serve_calls(mut channel: impl Channel, max_message_size: usize, de
             fail(&format!("cannot send tracing records: {error}"));
         }
         // All plain values (nearly every batch) go as a run, which the
-        // parent's slot passes on without walking it.
+        // parent's slot passes on without walking it; calls served one by
+        // one (above) are rewritten as a run when they can be.
         let reply = match as_run {
             Some(true) => &run_out,
             Some(false) => &out,

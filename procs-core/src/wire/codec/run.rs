@@ -5,9 +5,11 @@
 //! those, a call's number, the kind of its outcome and its (empty) list of
 //! detached buffers are implied, and each call is only its length and its
 //! bytes. `pmap` writes a run request's body as it encodes the arguments,
-//! so the slot sends it with one copy; a worker rewrites an all-plain
-//! response as a run, so the slot hands it to the caller whole, and the
-//! caller reads each value's length as it reaches it. Neither slot thread
+//! so the slot sends it with one copy; a worker writes its values straight
+//! into a run response (`worker::plain::serve_as_run`; a response made
+//! call by call, under a CPU limit or `panic = "abort"`, is rewritten as a
+//! run when it can be one), so the slot hands it to the caller whole, and
+//! the caller reads each value's length as it reaches it. Neither slot thread
 //! walks a batch call by call (doing so was a third of the CPU a batch of
 //! tiny calls cost, BENCHMARKS.md).
 //!
