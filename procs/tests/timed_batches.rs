@@ -115,10 +115,10 @@ fn still_serves(pool: &Pool, dir: &TempDir) {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }
 
-#[test]
-fn a_pool_deadline_inside_a_batch_times_out_only_its_call() {
+/// 8 calls in batches of 4 on a pool with a deadline, call `late` overrunning it.
+fn pool_deadline_overrun(name: &str, late: u32) {
     let _turn = turn();
-    let dir = TempDir::new("timed-batch-pool");
+    let dir = TempDir::new(name);
     let timeout = Duration::from_millis(1_500);
     let pool = Pool::builder()
         .workers(2)
@@ -126,7 +126,6 @@ fn a_pool_deadline_inside_a_batch_times_out_only_its_call() {
         .timeout(timeout)
         .build()
         .unwrap();
-    let late = 2;
     let results: Vec<_> = pool
         .pmap(run_once, (0..8).map(|i| args(&dir, i, late)))
         .collect();
@@ -137,26 +136,15 @@ fn a_pool_deadline_inside_a_batch_times_out_only_its_call() {
 }
 
 #[test]
+fn a_pool_deadline_inside_a_batch_times_out_only_its_call() {
+    pool_deadline_overrun("timed-batch-pool", 2);
+}
+
+#[test]
 fn a_deadline_on_the_first_call_of_a_batch_times_out_only_that_call() {
-    let _turn = turn();
-    let dir = TempDir::new("timed-batch-first");
-    let timeout = Duration::from_millis(1_500);
-    let pool = Pool::builder()
-        .workers(2)
-        .chunk_size(4)
-        .timeout(timeout)
-        .build()
-        .unwrap();
     // The first call of the second batch: nothing of its batch is answered
     // when the worker reports the overrun.
-    let late = 4;
-    let results: Vec<_> = pool
-        .pmap(run_once, (0..8).map(|i| args(&dir, i, late)))
-        .collect();
-    check_overrun(&dir, &results, late, timeout);
-    still_serves(&pool, &dir);
-    drop(pool);
-    assert_eq!(children(), [], "children left behind");
+    pool_deadline_overrun("timed-batch-first", 4);
 }
 
 #[test]
