@@ -255,7 +255,7 @@ impl Forwarding {
             let _ = reader.join();
         }
         lock(&self.shared.state).files = None;
-        self.shared.outbox.wait_printed();
+        self.shared.outbox.wait_all_printed();
     }
 
     /// What the worker wrote to stderr since the last [`mark`](Self::mark)

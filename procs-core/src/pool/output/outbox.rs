@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::print::{self, Target};
 use crate::util::sync::lock;
@@ -101,12 +101,20 @@ impl Outbox {
         patience: Duration,
     ) -> MutexGuard<'a, Queue> {
         let before = queue.printed;
-        let (mut queue, waited) = self
-            .printed
-            .wait_timeout(queue, patience)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if waited.timed_out() && queue.printed == before {
-            queue.stalled = true;
+        let deadline = Instant::now() + patience;
+        let mut queue = queue;
+        // A wake-up may come without progress (spuriously): wait on.
+        while queue.printed == before {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                queue.stalled = true;
+                break;
+            }
+            queue = self
+                .printed
+                .wait_timeout(queue, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
         }
         queue
     }
@@ -120,11 +128,25 @@ impl Outbox {
     /// makes no progress for [`STALL`] (then only a glimpse, as long as it
     /// stays stalled).
     pub(super) fn wait_printed(&self) {
+        self.wait_printed_with(false);
+    }
+
+    /// [`wait_printed`](Self::wait_printed) for a worker's last words: a
+    /// printer that was stalled gets [`STALL`] too, not a glimpse. The
+    /// holder of the parent's stdout may just have let go, and the printer
+    /// then needs a moment to wake up (more than a glimpse on a loaded
+    /// machine: lines were lost at the pool's end); a printer still stuck
+    /// costs [`STALL`] once, at the end of a worker.
+    pub(super) fn wait_all_printed(&self) {
+        self.wait_printed_with(true);
+    }
+
+    fn wait_printed_with(&self, patient: bool) {
         let mut queue = lock(&self.queue);
         let target = queue.pushed;
         while queue.printed < target {
             let before = queue.printed;
-            let patience = if queue.stalled {
+            let patience = if queue.stalled && !patient {
                 STALLED_GLIMPSE
             } else {
                 STALL
