@@ -16,7 +16,7 @@ mod run;
 
 pub(crate) use run::{
     begin_item, begin_run_response, encode_run_request, end_item, end_run_response, items,
-    next_item, response_as_run, run_response, run_response_items,
+    next_item, response_as_run, run_response,
 };
 
 /// Bumped whenever the envelope layout or its meaning changes.
@@ -273,11 +273,7 @@ pub(crate) fn begin_response(buf: &mut Vec<u8>) {
 #[cfg(test)]
 pub(crate) fn push_outcome(buf: &mut Vec<u8>, seq: u64, result: Result<&[u8], &Failure>) {
     match result {
-        Ok(bytes) => push_outcome_with(buf, seq, &mut Vec::new(), true, |out| {
-            out.bytes.extend_from_slice(bytes);
-            Ok::<(), ()>(())
-        })
-        .expect("copying cannot fail"),
+        Ok(bytes) => push_encoded_outcome(buf, seq, bytes, &[]),
         Err(failure) => push_failure(buf, seq, failure),
     }
 }

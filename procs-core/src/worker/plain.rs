@@ -99,12 +99,13 @@ pub(super) fn serve_as_run(
         return false;
     };
     codec::begin_run_response(run, first.seq);
+    let items_at = run.len();
     // The call that left the run, and how: its error, or `None` for a
     // value that detached buffers or made the response too large (it is at
     // the end of `run`, from `at`).
     let mut left: Option<(usize, usize, Option<CallError>)> = None;
     // Where the running call's item starts: read after a panic.
-    let mut running = (0, run.len());
+    let mut running = (0, items_at);
     let caught = panic::catch_unwind(AssertUnwindSafe(|| {
         for (index, task) in tasks.iter().enumerate() {
             let at = codec::begin_item(run);
@@ -162,11 +163,11 @@ pub(super) fn serve_as_run(
     };
     // The calls before `index` answered with plain values: they become
     // outcomes, each held to the limit as [`serve`] holds it.
-    let (_, items_at) = codec::run_response_items(run).expect("begun above");
-    for (task, span) in tasks.iter().zip(codec::items(&run[items_at..at])) {
+    let answered = &run[items_at..at];
+    for (task, span) in tasks.iter().zip(codec::items(answered)) {
         let since = (out.len(), 0);
         let span = span.expect("written above");
-        codec::push_encoded_outcome(out, task.seq, &run[items_at..at][span], &[]);
+        codec::push_encoded_outcome(out, task.seq, &answered[span], &[]);
         keep_within(out, &mut Vec::new(), since, task.seq, limit);
     }
     let task = &tasks[index];

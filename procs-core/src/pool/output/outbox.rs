@@ -97,12 +97,11 @@ impl Outbox {
     /// stalled if it did not.
     fn wait_for_progress<'a>(
         &self,
-        queue: MutexGuard<'a, Queue>,
+        mut queue: MutexGuard<'a, Queue>,
         patience: Duration,
     ) -> MutexGuard<'a, Queue> {
         let before = queue.printed;
         let deadline = Instant::now() + patience;
-        let mut queue = queue;
         // A wake-up may come without progress (spuriously): wait on.
         while queue.printed == before {
             let left = deadline.saturating_duration_since(Instant::now());

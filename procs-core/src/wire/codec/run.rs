@@ -150,14 +150,6 @@ pub(crate) fn end_run_response(run: &mut [u8], count: usize) {
     run[1..5].copy_from_slice(&(count as u32).to_le_bytes());
 }
 
-/// The first call number of the run response begun in `run`, and where its
-/// items start.
-pub(crate) fn run_response_items(run: &[u8]) -> Option<(u64, usize)> {
-    let mut r = Reader(run.get(5..)?);
-    let first = r.leb("response").ok()?;
-    Some((first, run.len() - r.0.len()))
-}
-
 /// Rewrites `response`, a response message, into `run` as a run, if every
 /// outcome in it is a value without detached buffers and their call
 /// numbers follow each other; false otherwise (`run` is then unspecified).
@@ -311,7 +303,6 @@ mod test {
         let values: [&[u8]; 3] = [b"", &long, b"ok"];
         let mut run = Vec::new();
         begin_run_response(&mut run, 77);
-        assert_eq!(run_response_items(&run), Some((77, run.len())));
         for value in values {
             let at = begin_item(&mut run);
             run.extend_from_slice(value);
