@@ -131,6 +131,16 @@ pub(crate) fn run(
         }
     }
     left.unsent.extend(jobs);
+    // Once their places are free, so that a slot can start at once.
+    let retired: Vec<usize> = lanes
+        .iter()
+        .filter(|lane| lane.worker.place.is_none())
+        .map(|lane| lane.worker.index)
+        .collect();
+    drop(lanes);
+    for index in retired {
+        lent.tell_retired(index);
+    }
     left
 }
 

@@ -10,10 +10,13 @@
 //! waiting for a caller that has it.
 //!
 //! What the slot would do on a failure, the caller does here: it retires the
-//! worker (the slot starts a new one when it next needs it) and reports the
-//! death or the broken channel exactly as the slot would.
+//! worker, tells the slot (which starts a replacement at once, so the pool
+//! keeps its size while its callers keep it busy) and reports the death or
+//! the broken channel exactly as the slot would.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::util::sync::lock;
 
@@ -32,6 +35,8 @@ use crate::wire::spare::Spare;
 /// The workers lent by idle slots, one place per slot.
 pub(crate) struct Lent {
     places: Box<[Mutex<Option<Worker>>]>,
+    /// Per place, a signal that a caller retired the worker lent there.
+    retired: Box<[(Sender<()>, Receiver<()>)]>,
     counters: Arc<Counters>,
 }
 
@@ -39,6 +44,7 @@ impl Lent {
     pub(crate) fn new(slots: usize, counters: Arc<Counters>) -> Lent {
         Lent {
             places: (0..slots).map(|_| Mutex::new(None)).collect(),
+            retired: (0..slots).map(|_| crossbeam_channel::bounded(1)).collect(),
             counters,
         }
     }
@@ -52,6 +58,18 @@ impl Lent {
     /// `None` if a caller retired it.
     pub(crate) fn reclaim(&self, index: usize) -> Option<Worker> {
         lock(&self.places[index]).take()
+    }
+
+    /// Where slot `index` hears that a caller retired the worker it lent.
+    pub(crate) fn retired(&self, index: usize) -> &Receiver<()> {
+        &self.retired[index].1
+    }
+
+    /// Tells slot `index` that its lent worker may be gone. A signal
+    /// already waiting stands for this one too; one that finds the worker
+    /// alive only makes the slot lend it again.
+    pub(crate) fn tell_retired(&self, index: usize) {
+        let _ = self.retired[index].0.try_send(());
     }
 
     /// Every idle worker with room for a task under `max_tasks`, each in
@@ -105,7 +123,11 @@ impl Lent {
             // Running from here on; the caller counts the answer.
             self.counters.submitted(1);
             self.counters.taken(1);
-            return Ok(call_on(guard, index, spec, watch, max_message_size));
+            let result = call_on(guard, index, spec, watch, max_message_size);
+            if result.is_err() && lock(place).is_none() {
+                self.tell_retired(index);
+            }
+            return Ok(result);
         }
         Err(spec)
     }

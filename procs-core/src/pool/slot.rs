@@ -34,6 +34,7 @@ use crate::wire::codec;
 use crate::wire::spare::Spare;
 
 mod dying;
+mod idle;
 mod output;
 mod overran;
 mod receive;
@@ -111,6 +112,9 @@ pub(crate) struct Slot {
     buf: Vec<u8>,
     /// A large buffer to receive the next detached result into.
     spare: Spare,
+    /// Whether the last start failed: the next is for a job, which
+    /// reports the error, not one started ahead of need.
+    start_failed: bool,
 }
 
 /// How one exchange with a worker went.
@@ -136,6 +140,7 @@ impl Slot {
             head_since: Instant::now(),
             buf: Vec::new(),
             spare: Spare::default(),
+            start_failed: false,
         }
     }
 
@@ -274,21 +279,7 @@ impl Slot {
             };
         }
         let next = if block {
-            // Idle: a caller may use the worker meanwhile (see `direct`).
-            match self.worker.take_if(|_| self.config.lends(None)) {
-                Some(worker) => {
-                    self.config.lent.lend(self.index, worker);
-                    let next = crate::util::spin::recv(&self.queue);
-                    self.worker = self.config.lent.reclaim(self.index);
-                    // Callers may have used up its tasks.
-                    if self.recycle_due() {
-                        self.discard(false);
-                    }
-                    next
-                }
-                None => crate::util::spin::recv(&self.queue),
-            }
-            .map_err(|_| TryRecvError::Disconnected)
+            self.wait_for_job()
         } else {
             self.queue.try_recv()
         };

@@ -31,3 +31,39 @@ pub(crate) fn recv<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
         backoff.wait();
     }
 }
+
+/// What [`recv_or_woken`] got.
+pub(crate) enum Next<T> {
+    /// A value, or the channel's end.
+    Recv(Result<T, RecvError>),
+    /// A signal on the other channel, with nothing received.
+    Woken,
+}
+
+/// Like [`recv`], but also returns when `wake` has a signal (taking it);
+/// a value ready on `rx`, or its end, comes first.
+pub(crate) fn recv_or_woken<T>(rx: &Receiver<T>, wake: &Receiver<()>) -> Next<T> {
+    let mut backoff = Backoff::new(POLL, Duration::ZERO, Duration::ZERO);
+    loop {
+        match rx.try_recv() {
+            Ok(value) => return Next::Recv(Ok(value)),
+            Err(TryRecvError::Disconnected) => return Next::Recv(Err(RecvError)),
+            Err(TryRecvError::Empty) => {}
+        }
+        if wake.try_recv().is_ok() {
+            return Next::Woken;
+        }
+        if backoff.spun() {
+            return crossbeam_channel::select! {
+                recv(rx) -> value => Next::Recv(value),
+                // Both may be ready, and `select!` picks at random.
+                recv(wake) -> _ => match rx.try_recv() {
+                    Ok(value) => Next::Recv(Ok(value)),
+                    Err(TryRecvError::Disconnected) => Next::Recv(Err(RecvError)),
+                    Err(TryRecvError::Empty) => Next::Woken,
+                },
+            };
+        }
+        backoff.wait();
+    }
+}

@@ -13,6 +13,12 @@ impl Slot {
     /// Starts (or attaches to) this slot's worker, checks its greeting and
     /// runs the pool's initializer in it.
     pub(super) fn start(&mut self) -> Result<Worker, Error> {
+        let started = self.launch();
+        self.start_failed = started.is_err();
+        started
+    }
+
+    fn launch(&mut self) -> Result<Worker, Error> {
         let config = self.config.clone();
         let max = config.max_message_size;
         let mut limits = WorkerLimits::default();

@@ -1,0 +1,58 @@
+//! What an idle slot does while it waits for a job: it keeps its worker
+//! ready, and lends it to callers (see `direct`).
+
+use crossbeam_channel::TryRecvError;
+
+use super::Slot;
+use crate::contract::erased::Source;
+use crate::pool::job::Job;
+use crate::util::spin::{self, Next};
+
+impl Slot {
+    /// Waits for the next job, or the queue's end.
+    ///
+    /// A worker that is gone is replaced now rather than at the next job
+    /// (unless the last start failed: the next job's start reports why), so
+    /// the pool keeps its size between jobs. And a caller that retires a
+    /// worker it borrowed says so: callers running a stream on lent workers
+    /// may never send this slot a job that would start one.
+    pub(super) fn wait_for_job(&mut self) -> Result<Job, TryRecvError> {
+        loop {
+            match self.queue.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                next => return next,
+            }
+            if self.worker.is_none() && self.replaces_ahead() {
+                // A failed start is tried again, and reported, by the next
+                // job.
+                self.worker = self.start().ok();
+            }
+            let lent = &self.config.lent;
+            let Some(worker) = self.worker.take_if(|_| self.config.lends(None)) else {
+                return spin::recv(&self.queue).map_err(|_| TryRecvError::Disconnected);
+            };
+            // A signal from an earlier lending is stale: the slot had its
+            // worker back since.
+            let _ = lent.retired(self.index).try_recv();
+            lent.lend(self.index, worker);
+            let next = spin::recv_or_woken(&self.queue, lent.retired(self.index));
+            self.worker = lent.reclaim(self.index);
+            // Callers may have used up its tasks.
+            if self.recycle_due() {
+                self.discard(false);
+            }
+            if let Next::Recv(next) = next {
+                return next.map_err(|_| TryRecvError::Disconnected);
+            }
+        }
+    }
+
+    /// Whether a worker that is gone is started again before a job needs
+    /// it: only one the pool spawns (an attached worker comes when it
+    /// comes), while the pool runs, and when starting works.
+    fn replaces_ahead(&self) -> bool {
+        matches!(self.config.source, Source::Spawn(_))
+            && !self.start_failed
+            && !self.config.watch.is_pool_killed()
+    }
+}
