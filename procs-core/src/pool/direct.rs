@@ -14,9 +14,8 @@
 //! keeps its size while its callers keep it busy) and reports the death or
 //! the broken channel exactly as the slot would.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use crossbeam_channel::{Receiver, Sender};
 
 use crate::util::sync::lock;
 
@@ -35,8 +34,8 @@ use crate::wire::spare::Spare;
 /// The workers lent by idle slots, one place per slot.
 pub(crate) struct Lent {
     places: Box<[Mutex<Option<Worker>>]>,
-    /// Per place, a signal that a caller retired the worker lent there.
-    retired: Box<[(Sender<()>, Receiver<()>)]>,
+    /// Per place, whether a caller may have retired the worker lent there.
+    retired: Box<[AtomicBool]>,
     counters: Arc<Counters>,
 }
 
@@ -44,7 +43,7 @@ impl Lent {
     pub(crate) fn new(slots: usize, counters: Arc<Counters>) -> Lent {
         Lent {
             places: (0..slots).map(|_| Mutex::new(None)).collect(),
-            retired: (0..slots).map(|_| crossbeam_channel::bounded(1)).collect(),
+            retired: (0..slots).map(|_| AtomicBool::new(false)).collect(),
             counters,
         }
     }
@@ -60,16 +59,16 @@ impl Lent {
         lock(&self.places[index]).take()
     }
 
-    /// Where slot `index` hears that a caller retired the worker it lent.
-    pub(crate) fn retired(&self, index: usize) -> &Receiver<()> {
-        &self.retired[index].1
+    /// Whether a caller may have retired the worker slot `index` lent,
+    /// since the slot last asked.
+    pub(crate) fn take_retired(&self, index: usize) -> bool {
+        self.retired[index].swap(false, Ordering::Acquire)
     }
 
-    /// Tells slot `index` that its lent worker may be gone. A signal
-    /// already waiting stands for this one too; one that finds the worker
-    /// alive only makes the slot lend it again.
+    /// Tells slot `index` that its lent worker may be gone; a slot that
+    /// finds it alive only lends it again.
     pub(crate) fn tell_retired(&self, index: usize) {
-        let _ = self.retired[index].0.try_send(());
+        self.retired[index].store(true, Ordering::Release);
     }
 
     /// Every idle worker with room for a task under `max_tasks`, each in

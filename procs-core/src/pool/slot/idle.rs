@@ -14,8 +14,9 @@ impl Slot {
     /// A worker that is gone is replaced now rather than at the next job
     /// (unless the last start failed: the next job's start reports why), so
     /// the pool keeps its size between jobs. And a caller that retires a
-    /// worker it borrowed says so: callers running a stream on lent workers
-    /// may never send this slot a job that would start one.
+    /// worker it borrowed says so, and the slot looks every so often (at
+    /// most 200 ms apart): callers running a stream on lent workers may
+    /// never send this slot a job that would start one.
     pub(super) fn wait_for_job(&mut self) -> Result<Job, TryRecvError> {
         loop {
             match self.queue.try_recv() {
@@ -33,9 +34,9 @@ impl Slot {
             };
             // A signal from an earlier lending is stale: the slot had its
             // worker back since.
-            let _ = lent.retired(self.index).try_recv();
+            lent.take_retired(self.index);
             lent.lend(self.index, worker);
-            let next = spin::recv_or_woken(&self.queue, lent.retired(self.index));
+            let next = spin::recv_or_woken(&self.queue, || lent.take_retired(self.index));
             self.worker = lent.reclaim(self.index);
             // Callers may have used up its tasks.
             if self.recycle_due() {
