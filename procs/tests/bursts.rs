@@ -6,8 +6,8 @@
 //! pipe never started and run on another worker, and none runs twice.
 //!
 //! A caller that retires a worker it borrowed tells the worker's slot,
-//! which starts a replacement without waiting for a job: the rest of a stream, running on lent
-//! workers, never sends that slot a job that would start one.
+//! which starts a replacement without waiting for a job: the rest of a
+//! stream, running on lent workers, never sends that slot one.
 //!
 //! Every call of the failure test records its run by creating a file of its
 //! own with `create_new`, which fails on a second run: an execution count
