@@ -10,9 +10,9 @@
 //! waiting for a caller that has it.
 //!
 //! What the slot would do on a failure, the caller does here: it retires the
-//! worker, tells the slot (which starts a replacement at once, so the pool
-//! keeps its size while its callers keep it busy) and reports the death or
-//! the broken channel exactly as the slot would.
+//! worker, flags it for the slot (which starts a replacement within 200 ms,
+//! so the pool keeps its size while callers keep it busy) and reports the
+//! death or the broken channel exactly as the slot would.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,7 +62,10 @@ impl Lent {
     /// Whether a caller may have retired the worker slot `index` lent,
     /// since the slot last asked.
     pub(crate) fn take_retired(&self, index: usize) -> bool {
-        self.retired[index].swap(false, Ordering::Acquire)
+        // Polled while the slot spins: a load keeps the flag's cache line
+        // shared until there is something to take.
+        let flag = &self.retired[index];
+        flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Acquire)
     }
 
     /// Tells slot `index` that its lent worker may be gone; a slot that
