@@ -182,3 +182,39 @@ fn assert_back_to_full_size(pool: &Pool, replaced: u64) {
     assert!(full, "{stats:?}");
     assert_eq!(stats.workers_replaced, replaced, "{stats:?}");
 }
+
+/// Creates `dir/started`, then waits up to two minutes for `dir/stop`;
+/// whether it came.
+#[remote]
+fn wait_for_stop(dir: String) -> bool {
+    let dir = Path::new(&dir);
+    std::fs::write(dir.join("started"), "").expect("the marker is written");
+    wait_for(Duration::from_secs(120), || dir.join("stop").exists())
+}
+
+#[test]
+fn a_long_call_on_a_lent_worker_holds_up_no_queued_call() {
+    let dir = TempDir::new("bursts-held");
+    let pool = one_per_message();
+    assert_eq!(pool.call(proc!(inc(1))).expect("inc runs"), 2);
+    std::thread::sleep(Duration::from_millis(100));
+    let path = dir.0.display().to_string();
+    std::thread::scope(|s| {
+        // On a lent worker, from this thread: its slot waits for jobs
+        // meanwhile, and must not keep one it cannot run.
+        let long = s.spawn(|| pool.call(proc!(wait_for_stop(path))));
+        assert!(wait_for(Duration::from_secs(60), || dir
+            .0
+            .join("started")
+            .exists()));
+        // A deadline keeps these off the direct path: through the queue,
+        // to either slot.
+        for x in 0..20u64 {
+            let call = proc!(inc(x)).timeout(Duration::from_secs(600));
+            assert_eq!(pool.call(call).expect("inc runs"), x + 1);
+        }
+        std::fs::write(dir.0.join("stop"), "").expect("the marker is written");
+        let stopped = long.join().expect("no panic").expect("the call runs");
+        assert!(stopped, "the queued calls waited for the long one");
+    });
+}

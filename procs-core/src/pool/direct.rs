@@ -15,7 +15,7 @@
 //! death or the broken channel exactly as the slot would.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use crate::util::sync::lock;
 
@@ -57,6 +57,16 @@ impl Lent {
     /// `None` if a caller retired it.
     pub(crate) fn reclaim(&self, index: usize) -> Option<Worker> {
         lock(&self.places[index]).take()
+    }
+
+    /// Takes the worker of slot `index` back unless a caller is using it
+    /// now: `Err(())` then. `Ok(None)` if a caller retired it.
+    pub(crate) fn try_reclaim(&self, index: usize) -> Result<Option<Worker>, ()> {
+        match self.places[index].try_lock() {
+            Ok(mut place) => Ok(place.take()),
+            Err(TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner().take()),
+            Err(TryLockError::WouldBlock) => Err(()),
+        }
     }
 
     /// Whether a caller may have retired the worker slot `index` lent,

@@ -92,12 +92,13 @@ impl Shared {
         config: SlotConfig,
     ) -> Result<Arc<Shared>, Error> {
         let (queue, jobs) = crossbeam_channel::unbounded();
+        let queue = Requeue::new(queue);
         let watch = config.watch.clone();
         let counters = config.counters.clone();
         let config = Arc::new(config);
         let mut slots = Vec::with_capacity(workers);
         for index in 0..workers {
-            let slot = Slot::new(index, config.clone(), jobs.clone());
+            let slot = Slot::new(index, config.clone(), jobs.clone(), queue.clone());
             let spawned = thread::Builder::new()
                 .name(format!("procs-worker-{index}"))
                 .spawn(move || slot.run());
@@ -111,7 +112,7 @@ impl Shared {
             }
         }
         let state = State::Running {
-            queue: Requeue::new(queue),
+            queue,
             slots: Mutex::new(slots),
             watch,
             config,

@@ -27,7 +27,7 @@ use crate::pool::direct::Lent;
 use crate::pool::job::Job;
 use crate::pool::launch::{Worker, is_protocol_error, lost_reason, retire};
 use crate::pool::output::Output;
-use crate::pool::retry::Delayed;
+use crate::pool::retry::{Delayed, Requeue};
 use crate::pool::spec::Spec;
 use crate::pool::watch::{Killed, Watch};
 use crate::wire::codec;
@@ -99,6 +99,9 @@ pub(crate) struct Slot {
     index: usize,
     config: Arc<SlotConfig>,
     queue: Receiver<Job>,
+    /// The way back to the queue, for a job taken while a caller has the
+    /// worker (see `idle`).
+    requeue: Requeue,
     queue_open: bool,
     /// Jobs to run before taking new ones: those a dead worker never
     /// started, and the calls of a batch that killed its worker.
@@ -127,11 +130,17 @@ enum Trip {
 }
 
 impl Slot {
-    pub(crate) fn new(index: usize, config: Arc<SlotConfig>, queue: Receiver<Job>) -> Slot {
+    pub(crate) fn new(
+        index: usize,
+        config: Arc<SlotConfig>,
+        queue: Receiver<Job>,
+        requeue: Requeue,
+    ) -> Slot {
         Slot {
             index,
             config,
             queue,
+            requeue,
             queue_open: true,
             local: VecDeque::new(),
             delayed: Delayed::default(),

@@ -1,5 +1,9 @@
 //! What an idle slot does while it waits for a job: it keeps its worker
 //! ready, and lends it to callers (see `direct`).
+//!
+//! A job that comes while a caller has the worker goes back to the queue:
+//! the caller's call may be long (or wait for that very job), and another
+//! slot may be free. The slot then waits for its worker, holding nothing.
 
 use crossbeam_channel::TryRecvError;
 
@@ -36,13 +40,36 @@ impl Slot {
             // worker back since.
             lent.take_retired(self.index);
             lent.lend(self.index, worker);
-            let next = spin::recv_or_woken(&self.queue, || lent.take_retired(self.index));
-            self.worker = lent.reclaim(self.index);
+            let next = match spin::recv_or_woken(&self.queue, || lent.take_retired(self.index)) {
+                Next::Recv(Ok(job)) => match lent.try_reclaim(self.index) {
+                    Ok(worker) => {
+                        self.worker = worker;
+                        Some(Ok(job))
+                    }
+                    // A caller has the worker, maybe for long: the job goes
+                    // back for a slot that is free (or for this one once
+                    // the caller is done) rather than wait here behind a
+                    // call it knows nothing of. Only a closed pool refuses.
+                    Err(()) => {
+                        let refused = self.requeue.send(job).err();
+                        self.worker = lent.reclaim(self.index);
+                        refused.map(Ok)
+                    }
+                },
+                Next::Recv(Err(closed)) => {
+                    self.worker = lent.reclaim(self.index);
+                    Some(Err(closed))
+                }
+                Next::Woken => {
+                    self.worker = lent.reclaim(self.index);
+                    None
+                }
+            };
             // Callers may have used up its tasks.
             if self.recycle_due() {
                 self.discard(false);
             }
-            if let Next::Recv(next) = next {
+            if let Some(next) = next {
                 return next.map_err(|_| TryRecvError::Disconnected);
             }
         }
