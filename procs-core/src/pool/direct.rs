@@ -6,8 +6,9 @@
 //! itself. So a slot with nothing to do lends its worker here before it
 //! waits for work; a caller with one plain call (no deadline) borrows an idle
 //! worker, writes the request and reads the answer itself, and gives the
-//! worker back. A slot takes its worker back before it runs anything else,
-//! waiting for a caller that has it.
+//! worker back. A slot takes its worker back before it runs anything else;
+//! a job that comes while a caller has it goes back to the queue (see
+//! `slot/idle.rs`).
 //!
 //! What the slot would do on a failure, the caller does here: it retires the
 //! worker, flags it for the slot (which starts a replacement within 200 ms,
