@@ -23,6 +23,7 @@ mod cases;
 mod child;
 mod cpu;
 mod options;
+mod page_cache;
 mod peer;
 mod python;
 mod remote;
