@@ -17,7 +17,7 @@
 //!
 //! let mut log = Vec::new();
 //! generate(&mut log, 200_000, 1, |_| {})?;
-//! let mut total = Counts::new();
+//! let mut total = Counts::default();
 //! for chunk in split(&log, 10_000) {
 //!     merge(&mut total, scan(&log[chunk.range()]));
 //! }

@@ -39,7 +39,7 @@ pub fn count_threads(
                 done();
                 counts
             })
-            .reduce(Counts::new, |mut a, b| {
+            .reduce(Counts::default, |mut a, b| {
                 merge(&mut a, b);
                 a
             })
@@ -72,7 +72,7 @@ pub fn count_procs(
     done: &mut dyn FnMut(),
 ) -> Result<Counts, String> {
     let path = path.to_path_buf();
-    let mut total = Counts::new();
+    let mut total = Counts::default();
     for result in pool.pmap(
         scan_chunk,
         chunks.iter().map(|&chunk| (path.clone(), chunk)),

@@ -11,16 +11,22 @@ use super::Chunk;
 
 /// Fetches per article path (the bytes the pattern captured).
 ///
+/// Hashed with foldhash rather than std's SipHash: the scan looks up one
+/// key per matching request, and the hash was a sixth of the serial time
+/// (262 ms against 230 ms on the 1 GiB log, issue 14). foldhash is seeded
+/// at random per process, like std's hasher, because the keys come from a
+/// log that anyone on the web writes to.
+///
 /// # Examples
 ///
 /// ```
 /// use widefinder::Counts;
 ///
-/// let mut counts = Counts::new();
+/// let mut counts = Counts::default();
 /// *counts.entry(b"2006/10/08/Grief".to_vec()).or_insert(0) += 1;
 /// assert_eq!(counts[&b"2006/10/08/Grief"[..]], 1);
 /// ```
-pub type Counts = HashMap<Vec<u8>, u64>;
+pub type Counts = HashMap<Vec<u8>, u64, foldhash::fast::RandomState>;
 
 /// Where every match starts: the pattern's literal prefix.
 const PREFIX: &[u8] = b"GET /ongoing/When/";
@@ -47,7 +53,7 @@ fn finder() -> &'static memmem::Finder<'static> {
 /// assert_eq!(scan(log)[&b"2006/10/08/Grief"[..]], 1);
 /// ```
 pub fn scan(bytes: &[u8]) -> Counts {
-    let mut counts = Counts::new();
+    let mut counts = Counts::default();
     let mut from = 0;
     while let Some(found) = finder().find(&bytes[from..]) {
         let start = from + found + PREFIX.len();
@@ -102,8 +108,8 @@ fn article_at(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
 /// ```
 /// use widefinder::{merge, Counts};
 ///
-/// let mut total: Counts = [(b"a".to_vec(), 1)].into();
-/// merge(&mut total, [(b"a".to_vec(), 2), (b"b".to_vec(), 1)].into());
+/// let mut total: Counts = [(b"a".to_vec(), 1)].into_iter().collect();
+/// merge(&mut total, [(b"a".to_vec(), 2), (b"b".to_vec(), 1)].into_iter().collect());
 /// assert_eq!((total[&b"a"[..]], total[&b"b"[..]]), (3, 1));
 /// ```
 pub fn merge(into: &mut Counts, mut from: Counts) {
@@ -139,7 +145,7 @@ pub fn merge(into: &mut Counts, mut from: Counts) {
 #[remote]
 pub fn scan_chunk(path: PathBuf, chunk: Chunk) -> Result<Counts, String> {
     if chunk.len == 0 {
-        return Ok(Counts::new());
+        return Ok(Counts::default());
     }
     let file = File::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let len = usize::try_from(chunk.len).map_err(|_| "chunk too large".to_owned())?;
@@ -194,7 +200,7 @@ mod test {
     fn reference(bytes: &[u8]) -> Counts {
         let re =
             Regex::new(r"(?-u)GET /ongoing/When/\d\d\dx/(\d\d\d\d/\d\d/\d\d/[^ .]+) ").unwrap();
-        let mut counts = Counts::new();
+        let mut counts = Counts::default();
         for line in bytes.split(|&b| b == b'\n') {
             for caps in re.captures_iter(line) {
                 *counts.entry(caps[1].to_vec()).or_insert(0) += 1;

@@ -7,7 +7,7 @@ use super::Counts;
 /// ```
 /// use widefinder::{top, Counts};
 ///
-/// let counts: Counts = [(b"b".to_vec(), 2), (b"a".to_vec(), 2), (b"c".to_vec(), 5)].into();
+/// let counts: Counts = [(b"b".to_vec(), 2), (b"a".to_vec(), 2), (b"c".to_vec(), 5)].into_iter().collect();
 /// assert_eq!(top(&counts, 2), [(5, "c".to_string()), (2, "a".to_string())]);
 /// ```
 pub fn top(counts: &Counts, n: usize) -> Vec<(u64, String)> {
