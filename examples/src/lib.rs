@@ -8,7 +8,8 @@
 //! each is scanned on its own ([`scan`]) and the counts are merged
 //! ([`merge`]), so the same code runs serially, on threads, or in worker
 //! processes ([`scan_chunk`]), which receive only the path and the chunk's
-//! offset and length and map the file themselves.
+//! offset and length and map the file themselves, and send their counts
+//! back packed ([`PackedCounts`]).
 //!
 //! # Examples
 //!
@@ -30,6 +31,7 @@
 mod chunks;
 mod generate;
 mod modes;
+mod packed;
 mod scan;
 mod size;
 mod top;
@@ -37,6 +39,7 @@ mod top;
 pub use chunks::{Chunk, default_chunk, split};
 pub use generate::{DEFAULT_SEED, generate};
 pub use modes::{count_procs, count_threads};
+pub use packed::PackedCounts;
 pub use scan::{Counts, merge, scan, scan_chunk, scan_file_serial};
 pub use size::{format_size, parse_size};
 pub use top::top;

@@ -77,8 +77,7 @@ pub fn count_procs(
         scan_chunk,
         chunks.iter().map(|&chunk| (path.clone(), chunk)),
     ) {
-        let counts = result.map_err(|e| e.to_string())??;
-        merge(&mut total, counts);
+        result.map_err(|e| e.to_string())??.merge_into(&mut total);
         done();
     }
     Ok(total)
