@@ -28,11 +28,37 @@ use super::Counts;
 /// assert_eq!(total[&b"2006/10/08/A"[..]], 4);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Unchecked")]
 pub struct PackedCounts {
     /// The articles' bytes, back to back.
     keys: Vec<u8>,
     /// Each article's length in `keys`, in order, and its count.
     entries: Vec<(u64, u64)>,
+}
+
+/// A [`PackedCounts`] as it arrives, before its lengths are checked
+/// against its keys.
+#[derive(Deserialize)]
+struct Unchecked {
+    keys: Vec<u8>,
+    entries: Vec<(u64, u64)>,
+}
+
+impl TryFrom<Unchecked> for PackedCounts {
+    type Error = String;
+
+    fn try_from(Unchecked { keys, entries }: Unchecked) -> Result<PackedCounts, String> {
+        let total = entries
+            .iter()
+            .try_fold(0u64, |sum, &(len, _)| sum.checked_add(len));
+        if total != Some(keys.len() as u64) {
+            return Err(format!(
+                "packed counts whose lengths do not add up to their {} bytes of keys",
+                keys.len()
+            ));
+        }
+        Ok(PackedCounts { keys, entries })
+    }
 }
 
 impl PackedCounts {
@@ -41,16 +67,13 @@ impl PackedCounts {
     /// # Examples
     ///
     /// See [`PackedCounts`].
-    ///
-    /// # Panics
-    ///
-    /// If the lengths overrun the keys, which only a value not made by
-    /// [`From`] can do.
     pub fn merge_into(&self, total: &mut Counts) {
         total.reserve(self.entries.len().saturating_sub(total.len()));
         let mut start = 0;
         for &(len, count) in &self.entries {
-            let end = start + usize::try_from(len).expect("a key longer than memory");
+            // Every length fits: they add up to the keys' length (`From`
+            // makes them so, and decoding checks).
+            let end = start + len as usize;
             let key = &self.keys[start..end];
             start = end;
             // Most articles are in `total` already: allocate only for new
@@ -122,6 +145,23 @@ mod test {
         let mut total = counts(&[(b"a", 1), (b"c", 5)]);
         PackedCounts::from(&counts(&[(b"a", 2), (b"b", 1)])).merge_into(&mut total);
         assert_eq!(total, counts(&[(b"a", 3), (b"b", 1), (b"c", 5)]));
+    }
+
+    #[test]
+    fn lengths_that_do_not_add_up_are_refused_on_arrival() {
+        let bad = |keys: &[u8], entries: &[(u64, u64)]| {
+            PackedCounts::try_from(Unchecked {
+                keys: keys.to_vec(),
+                entries: entries.to_vec(),
+            })
+        };
+        assert!(bad(b"abc", &[(2, 1)]).is_err());
+        assert!(bad(b"abc", &[(2, 1), (2, 1)]).is_err());
+        assert!(bad(b"", &[(u64::MAX, 1), (1, 1)]).is_err());
+        let good = bad(b"abc", &[(1, 1), (2, 5)]).unwrap();
+        let mut total = Counts::default();
+        good.merge_into(&mut total);
+        assert_eq!(total, counts(&[(b"a", 1), (b"bc", 5)]));
     }
 
     #[test]
