@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Counts;
+use super::scan::add;
 
 /// A worker's counts in the form that crosses the process boundary: every
 /// article's bytes back to back in one buffer, then each article's length
@@ -79,14 +80,7 @@ impl PackedCounts {
             let end = start + len as usize;
             let key = &self.keys[start..end];
             start = end;
-            // Most articles are in `total` already: allocate only for new
-            // ones.
-            match total.get_mut(key) {
-                Some(total) => *total += count,
-                None => {
-                    total.insert(key.to_vec(), count);
-                }
-            }
+            add(total, key, count);
         }
     }
 

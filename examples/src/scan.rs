@@ -62,17 +62,23 @@ pub fn scan(bytes: &[u8]) -> Counts {
         let Some(article) = article_at(bytes, start) else {
             continue;
         };
-        // Look the key up by slice first: most keys repeat, and allocating
-        // only for new ones keeps the loop allocation-free.
-        match counts.get_mut(&bytes[article.clone()]) {
-            Some(count) => *count += 1,
-            None => {
-                counts.insert(bytes[article.clone()].to_vec(), 1);
-            }
-        }
+        add(&mut counts, &bytes[article.clone()], 1);
         from = article.end + 1;
     }
     counts
+}
+
+/// Adds `n` to the count of `key`. Looks the key up by slice first: most
+/// keys repeat, and allocating only for new ones keeps a scan (or a merge of
+/// packed counts) allocation-free.
+#[inline]
+pub(crate) fn add(counts: &mut Counts, key: &[u8], n: u64) {
+    match counts.get_mut(key) {
+        Some(count) => *count += n,
+        None => {
+            counts.insert(key.to_vec(), n);
+        }
+    }
 }
 
 /// The article right after a prefix that ends at `at`, if the rest of the
